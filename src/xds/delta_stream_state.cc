@@ -1,0 +1,160 @@
+#include "xds/delta_stream_state.h"
+
+namespace propsy::xds {
+
+DeltaStreamState::DeltaStreamState(std::optional<ResourceType> fixed_type)
+    : fixed_type_(fixed_type) {}
+
+absl::StatusOr<RequestEvent> DeltaStreamState::OnRequest(const Request& request) {
+  absl::StatusOr<ResourceType> type = ResolveRequestType(fixed_type_, request.type_url());
+  if (!type.ok()) return type.status();
+  TypeState& state = types_[Index(*type)];
+  RequestEvent event;
+  event.type = *type;
+
+  if (!state.requested) {
+    state.requested = true;
+    for (const auto& [name, version] : request.initial_resource_versions()) {
+      state.client_versions[name] = version;
+    }
+    // Legacy wildcard: a first request naming nothing, for listeners/clusters.
+    state.wildcard = request.resource_names_subscribe().empty() && WildcardByDefault(*type);
+  } else if (!request.response_nonce().empty()) {
+    if (state.awaiting_ack && request.response_nonce() == state.sent_nonce) {
+      state.awaiting_ack = false;
+      event.version = state.sent_version;
+      if (request.has_error_detail()) {
+        event.kind = RequestEvent::Kind::kNack;
+        event.error = request.error_detail().message();
+        for (const auto& [name, before] : state.before_in_flight) {
+          auto held = state.client_versions.find(name);
+          if (held == state.client_versions.end()) continue;  // a removal: nothing to undo
+          state.nacked[name] = held->second;
+          if (before.has_value()) {
+            held->second = *before;
+          } else {
+            state.client_versions.erase(held);
+          }
+        }
+      } else {
+        event.kind = RequestEvent::Kind::kAck;
+        for (const auto& [name, before] : state.before_in_flight) state.nacked.erase(name);
+      }
+      state.before_in_flight.clear();
+    } else {
+      event.kind = RequestEvent::Kind::kStaleNonce;
+    }
+  }
+
+  for (const std::string& name : request.resource_names_subscribe()) {
+    if (name == "*") {
+      state.wildcard = true;
+    } else {
+      state.names.insert(name);
+    }
+  }
+  for (const std::string& name : request.resource_names_unsubscribe()) {
+    if (name == "*") {
+      state.wildcard = false;
+      // The client drops what it held only through the wildcard.
+      std::erase_if(state.client_versions,
+                    [&](const auto& held) { return !state.names.contains(held.first); });
+    } else {
+      state.names.erase(name);
+      state.told_absent.erase(name);
+      if (!state.wildcard) state.client_versions.erase(name);
+    }
+  }
+  return event;
+}
+
+void DeltaStreamState::SetSnapshot(SnapshotPtr snapshot) { snapshot_ = std::move(snapshot); }
+
+DeltaStreamState::Plan DeltaStreamState::Compute(ResourceType type, bool hold_removals) const {
+  const TypeState& state = types_[Index(type)];
+  const auto& available = snapshot_->Of(type).by_name;
+  Plan plan;
+  auto consider = [&](const std::string& name, const ResourcePtr& resource) {
+    auto held = state.client_versions.find(name);
+    if (held != state.client_versions.end() && held->second == resource->version) return;
+    auto rejected = state.nacked.find(name);
+    if (rejected != state.nacked.end() && rejected->second == resource->version) return;
+    plan.updates.push_back(resource);
+  };
+  if (state.wildcard) {
+    for (const auto& [name, resource] : available) consider(name, resource);
+  }
+  for (const std::string& name : state.names) {
+    auto it = available.find(name);
+    if (it != available.end()) {
+      if (!state.wildcard) consider(name, it->second);
+    } else if (!state.client_versions.contains(name) && !state.told_absent.contains(name)) {
+      plan.absent.push_back(name);
+    }
+  }
+  if (!hold_removals) {
+    for (const auto& [name, version] : state.client_versions) {
+      if (!available.contains(name)) plan.removals.push_back(name);
+    }
+  }
+  return plan;
+}
+
+std::optional<DeltaStreamState::Response> DeltaStreamState::NextResponse(SentSummary* summary) {
+  if (!snapshot_) return std::nullopt;
+  std::array<std::optional<Plan>, kResourceTypeCount> due;
+  bool later_busy = false;
+  for (auto it = kAllResourceTypes.rbegin(); it != kAllResourceTypes.rend(); ++it) {
+    const TypeState& state = types_[Index(*it)];
+    if (!state.requested) continue;
+    Plan plan = Compute(*it, /*hold_removals=*/!fixed_type_.has_value() && later_busy);
+    later_busy = later_busy || state.awaiting_ack || !plan.empty();
+    if (!plan.empty() && !state.awaiting_ack) due[Index(*it)] = std::move(plan);
+  }
+  for (ResourceType type : kAllResourceTypes) {
+    if (!due[Index(type)].has_value()) continue;
+    Plan& plan = *due[Index(type)];
+    TypeState& state = types_[Index(type)];
+    Response response;
+    response.set_type_url(std::string(TypeUrl(type)));
+    response.set_system_version_info(snapshot_->Of(type).version);
+    response.set_nonce(std::to_string(++nonce_counter_));
+    summary->type = type;
+    summary->version = response.system_version_info();
+    summary->nonce = response.nonce();
+    summary->resources.clear();
+    summary->removed_names.clear();
+    state.before_in_flight.clear();
+    for (const ResourcePtr& resource : plan.updates) {
+      auto* entry = response.add_resources();
+      entry->set_name(resource->name);
+      entry->set_version(resource->version);
+      *entry->mutable_resource() = resource->body;
+      auto held = state.client_versions.find(resource->name);
+      state.before_in_flight[resource->name] = held == state.client_versions.end()
+                                                   ? std::nullopt
+                                                   : std::optional<std::string>(held->second);
+      state.client_versions[resource->name] = resource->version;
+      state.told_absent.erase(resource->name);
+      summary->resources.push_back(resource);
+    }
+    for (const std::string& name : plan.removals) {
+      response.add_removed_resources(name);
+      state.client_versions.erase(name);
+      if (state.names.contains(name)) state.told_absent.insert(name);
+      summary->removed_names.push_back(name);
+    }
+    for (const std::string& name : plan.absent) {
+      response.add_removed_resources(name);
+      state.told_absent.insert(name);
+      summary->removed_names.push_back(name);
+    }
+    state.sent_nonce = response.nonce();
+    state.sent_version = response.system_version_info();
+    state.awaiting_ack = true;
+    return response;
+  }
+  return std::nullopt;
+}
+
+}  // namespace propsy::xds

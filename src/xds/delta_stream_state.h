@@ -1,0 +1,71 @@
+#pragma once
+
+#include <array>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "envoy/service/discovery/v3/discovery.pb.h"
+#include "xds/snapshot.h"
+#include "xds/stream_events.h"
+
+namespace propsy::xds {
+
+// The incremental (delta) protocol for one stream, free of gRPC.
+//
+// Invariants, per resource type:
+//  * The server tracks the version of every resource the client holds
+//    (seeded from initial_resource_versions on the first request, so a
+//    reconnecting client is sent only what changed) and sends a resource
+//    only when that version differs from the snapshot's.
+//  * removed_resources lists resources the client holds that left the
+//    snapshot, and explicitly subscribed names that do not exist (once).
+//  * At most one response per type is in flight. Subscription changes are
+//    applied whatever nonce a request carries; only the in-flight nonce ACKs
+//    or NACKs. A NACKed resource version is not sent again.
+//  * On ADS, types go out in ResourceType order and removals are held back
+//    until every later type has caught up (reverse order for removals).
+class DeltaStreamState {
+ public:
+  using Request = envoy::service::discovery::v3::DeltaDiscoveryRequest;
+  using Response = envoy::service::discovery::v3::DeltaDiscoveryResponse;
+
+  explicit DeltaStreamState(std::optional<ResourceType> fixed_type);
+
+  absl::StatusOr<RequestEvent> OnRequest(const Request& request);
+  void SetSnapshot(SnapshotPtr snapshot);
+  std::optional<Response> NextResponse(SentSummary* summary);
+
+ private:
+  struct TypeState {
+    bool requested = false;
+    bool wildcard = false;
+    std::set<std::string> names;                         // explicit subscriptions
+    std::map<std::string, std::string> client_versions;  // what the client holds
+    std::map<std::string, std::string> nacked;           // name -> rejected version
+    std::set<std::string> told_absent;                   // reported as not existing
+    bool awaiting_ack = false;
+    std::string sent_nonce;
+    std::string sent_version;  // system version of the in-flight response
+    // Versions the client held before the in-flight response (nullopt: none),
+    // restored if it is NACKed.
+    std::map<std::string, std::optional<std::string>> before_in_flight;
+  };
+  struct Plan {
+    std::vector<ResourcePtr> updates;
+    std::vector<std::string> removals;  // held resources that are gone
+    std::vector<std::string> absent;    // subscribed names that never existed
+    bool empty() const { return updates.empty() && removals.empty() && absent.empty(); }
+  };
+
+  Plan Compute(ResourceType type, bool hold_removals) const;
+
+  const std::optional<ResourceType> fixed_type_;
+  std::array<TypeState, kResourceTypeCount> types_;
+  SnapshotPtr snapshot_;
+  uint64_t nonce_counter_ = 0;
+};
+
+}  // namespace propsy::xds

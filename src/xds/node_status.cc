@@ -1,0 +1,155 @@
+#include "xds/node_status.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include "envoy/admin/v3/config_dump_shared.pb.h"
+
+namespace propsy::xds {
+namespace {
+
+using envoy::admin::v3::ClientResourceStatus;
+using envoy::service::status::v3::ClientConfig;
+using envoy::service::status::v3::ClientStatusRequest;
+using envoy::service::status::v3::ClientStatusResponse;
+using envoy::service::status::v3::ConfigStatus;
+
+bool Matches(const ClientStatusRequest& request, const std::string& node_id) {
+  if (request.node_matchers().empty()) {
+    return !request.has_node() || request.node().id().empty() || request.node().id() == node_id;
+  }
+  for (const auto& matcher : request.node_matchers()) {
+    const auto& id = matcher.node_id();
+    switch (id.match_pattern_case()) {
+      case envoy::type::matcher::v3::StringMatcher::kExact:
+        if (id.exact() == node_id) return true;
+        break;
+      case envoy::type::matcher::v3::StringMatcher::kPrefix:
+        if (node_id.starts_with(id.prefix())) return true;
+        break;
+      case envoy::type::matcher::v3::StringMatcher::kSuffix:
+        if (node_id.ends_with(id.suffix())) return true;
+        break;
+      case envoy::type::matcher::v3::StringMatcher::kContains:
+        if (node_id.find(id.contains()) != std::string::npos) return true;
+        break;
+      default:
+        // No node_id constraint (or one we do not evaluate): matches all.
+        if (!matcher.has_node_id()) return true;
+        break;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+NodeStatusRegistry::StreamId NodeStatusRegistry::OpenStream(
+    const envoy::config::core::v3::Node& node, std::string_view kind) {
+  std::lock_guard lock(mu_);
+  StreamId id = next_id_++;
+  StreamStatus& stream = streams_[id];
+  stream.node = node;
+  stream.kind = std::string(kind);
+  return id;
+}
+
+void NodeStatusRegistry::CloseStream(StreamId stream) {
+  std::lock_guard lock(mu_);
+  streams_.erase(stream);
+}
+
+void NodeStatusRegistry::OnSent(StreamId stream, const SentSummary& sent, bool state_of_the_world) {
+  std::lock_guard lock(mu_);
+  ++totals_.responses;
+  auto it = streams_.find(stream);
+  if (it == streams_.end()) return;
+  TypeStatus& type = it->second.types[Index(sent.type)];
+  const auto now = Clock::now();
+  if (state_of_the_world) type.resources.clear();
+  for (const std::string& name : sent.removed_names) type.resources.erase(name);
+  type.in_flight.clear();
+  for (const ResourcePtr& resource : sent.resources) {
+    type.resources[resource->name] = ResourceStatus{resource, State::kSent, "", now};
+    type.in_flight.push_back(resource->name);
+  }
+  type.sent_version = sent.version;
+}
+
+void NodeStatusRegistry::OnRequest(StreamId stream, const RequestEvent& event) {
+  if (event.kind != RequestEvent::Kind::kAck && event.kind != RequestEvent::Kind::kNack) return;
+  std::lock_guard lock(mu_);
+  bool ack = event.kind == RequestEvent::Kind::kAck;
+  ++(ack ? totals_.acks : totals_.nacks);
+  auto it = streams_.find(stream);
+  if (it == streams_.end()) return;
+  TypeStatus& type = it->second.types[Index(event.type)];
+  const auto now = Clock::now();
+  for (const std::string& name : type.in_flight) {
+    auto resource = type.resources.find(name);
+    if (resource == type.resources.end()) continue;
+    resource->second.state = ack ? State::kAcked : State::kNacked;
+    resource->second.error = ack ? "" : event.error;
+    resource->second.updated = now;
+  }
+  type.in_flight.clear();
+  if (!ack) type.last_nack = LastNack{event.version, event.error, now};
+}
+
+void NodeStatusRegistry::OnIdentityRejected() {
+  std::lock_guard lock(mu_);
+  ++totals_.identity_rejections;
+}
+
+ClientStatusResponse NodeStatusRegistry::ClientStatus(const ClientStatusRequest& request) const {
+  std::lock_guard lock(mu_);
+  // Several streams of one node (per-type services) make one ClientConfig.
+  std::map<std::string, ClientConfig> by_node;
+  for (const auto& [id, stream] : streams_) {
+    if (!Matches(request, stream.node.id())) continue;
+    ClientConfig& config = by_node[stream.node.id()];
+    *config.mutable_node() = stream.node;
+    for (ResourceType type : kAllResourceTypes) {
+      for (const auto& [name, status] : stream.types[Index(type)].resources) {
+        auto* entry = config.add_generic_xds_configs();
+        entry->set_type_url(std::string(TypeUrl(type)));
+        entry->set_name(name);
+        entry->set_version_info(status.resource->version);
+        *entry->mutable_xds_config() = status.resource->body;
+        *entry->mutable_last_updated() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(status.updated.time_since_epoch())
+                .count());
+        switch (status.state) {
+          case State::kSent:
+            entry->set_config_status(ConfigStatus::STALE);
+            entry->set_client_status(ClientResourceStatus::REQUESTED);
+            break;
+          case State::kAcked:
+            entry->set_config_status(ConfigStatus::SYNCED);
+            entry->set_client_status(ClientResourceStatus::ACKED);
+            break;
+          case State::kNacked:
+            entry->set_config_status(ConfigStatus::ERROR);
+            entry->set_client_status(ClientResourceStatus::NACKED);
+            entry->mutable_error_state()->set_details(status.error);
+            entry->mutable_error_state()->set_version_info(status.resource->version);
+            break;
+        }
+      }
+    }
+  }
+  ClientStatusResponse response;
+  for (auto& [node_id, config] : by_node) *response.add_config() = std::move(config);
+  return response;
+}
+
+NodeStatusRegistry::Totals NodeStatusRegistry::totals() const {
+  std::lock_guard lock(mu_);
+  return totals_;
+}
+
+size_t NodeStatusRegistry::ConnectedStreams() const {
+  std::lock_guard lock(mu_);
+  return streams_.size();
+}
+
+}  // namespace propsy::xds

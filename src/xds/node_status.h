@@ -1,0 +1,80 @@
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "envoy/config/core/v3/base.pb.h"
+#include "envoy/service/status/v3/csds.pb.h"
+#include "xds/stream_events.h"
+
+namespace propsy::xds {
+
+// What every connected stream was sent and how its client answered, per
+// resource. Feeds Client Status Discovery (CSDS), /debug and metrics.
+// Thread-safe; streams report, readers take copies.
+class NodeStatusRegistry {
+ public:
+  using StreamId = uint64_t;
+  using Clock = std::chrono::system_clock;
+
+  struct Totals {
+    uint64_t responses = 0;
+    uint64_t acks = 0;
+    uint64_t nacks = 0;
+    uint64_t identity_rejections = 0;
+  };
+
+  // Per stream and type: the last NACK, for /debug.
+  struct LastNack {
+    std::string version;
+    std::string error;
+    Clock::time_point at;
+  };
+
+  StreamId OpenStream(const envoy::config::core::v3::Node& node, std::string_view kind);
+  void CloseStream(StreamId stream);
+  void OnSent(StreamId stream, const SentSummary& sent, bool state_of_the_world);
+  void OnRequest(StreamId stream, const RequestEvent& event);
+  void OnIdentityRejected();
+
+  // CSDS: one ClientConfig per connected node matching `request` (all when
+  // it has no node matchers).
+  envoy::service::status::v3::ClientStatusResponse ClientStatus(
+      const envoy::service::status::v3::ClientStatusRequest& request) const;
+
+  Totals totals() const;
+  size_t ConnectedStreams() const;
+
+ private:
+  enum class State { kSent, kAcked, kNacked };
+  struct ResourceStatus {
+    ResourcePtr resource;
+    State state = State::kSent;
+    std::string error;
+    Clock::time_point updated;
+  };
+  struct TypeStatus {
+    std::map<std::string, ResourceStatus> resources;
+    std::vector<std::string> in_flight;  // names of the unanswered response
+    std::string sent_version;
+    std::optional<LastNack> last_nack;
+  };
+  struct StreamStatus {
+    envoy::config::core::v3::Node node;
+    std::string kind;
+    std::array<TypeStatus, kResourceTypeCount> types;
+  };
+
+  mutable std::mutex mu_;
+  std::map<StreamId, StreamStatus> streams_ ABSL_GUARDED_BY(mu_);
+  StreamId next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  Totals totals_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace propsy::xds

@@ -1,0 +1,56 @@
+#include "xds/server.h"
+
+#include <fmt/format.h>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <spdlog/spdlog.h>
+
+#include "xds/discovery_services.h"
+
+namespace propsy::xds {
+
+absl::StatusOr<std::unique_ptr<XdsServer>> XdsServer::Start(const XdsServerOptions& options,
+                                                            ConfigWatcher& watcher,
+                                                            NodeStatusRegistry& registry) {
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      MakeServerCredentials(options.tls);
+  if (!credentials.ok()) return credentials.status();
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  auto server = std::unique_ptr<XdsServer>(new XdsServer());
+  StreamContext context{
+      .watcher = watcher,
+      .registry = registry,
+      .check_peer_identity =
+          options.check_peer_identity && options.tls.has_value() && !options.tls->client_ca.empty(),
+  };
+  server->services_ = MakeDiscoveryServices(context);
+
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen_address, *credentials, &server->port_);
+  builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  // Envoy keeps ADS streams open for days: keepalive finds dead peers.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30'000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10'000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5'000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  for (const auto& service : server->services_) builder.RegisterService(service.get());
+  server->server_ = builder.BuildAndStart();
+  if (!server->server_ || server->port_ == 0) {
+    return absl::UnavailableError(
+        fmt::format("cannot listen for xDS on \"{}\"", options.listen_address));
+  }
+  spdlog::info("xds: serving on port {} ({})", server->port_,
+               !options.tls                     ? "plaintext"
+               : options.tls->client_ca.empty() ? "TLS"
+                                                : "mutual TLS");
+  return server;
+}
+
+XdsServer::~XdsServer() {
+  if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+}
+
+}  // namespace propsy::xds

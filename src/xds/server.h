@@ -1,0 +1,46 @@
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "xds/config_watcher.h"
+#include "xds/node_status.h"
+#include "xds/server_tls.h"
+
+namespace propsy::xds {
+
+struct XdsServerOptions {
+  std::string listen_address = "0.0.0.0:8888";  // port 0 picks a free port
+  std::optional<ServerTlsFiles> tls;
+  // With mutual TLS, require node id == certificate identity (-peerskipcn
+  // turns it off). Ignored without a client CA.
+  bool check_peer_identity = true;
+  // Larger requests are refused with RESOURCE_EXHAUSTED, only on that stream.
+  int max_receive_message_bytes = 4 * 1024 * 1024;
+};
+
+// The xDS gRPC server: ADS, per-type discovery (stream, delta, Fetch), CSDS,
+// grpc.health.v1 and server reflection. Stops serving when destroyed.
+class XdsServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<XdsServer>> Start(const XdsServerOptions& options,
+                                                          ConfigWatcher& watcher,
+                                                          NodeStatusRegistry& registry);
+  ~XdsServer();
+
+  int port() const { return port_; }
+
+ private:
+  XdsServer() = default;
+
+  std::vector<std::unique_ptr<grpc::Service>> services_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+}  // namespace propsy::xds

@@ -1,0 +1,73 @@
+#pragma once
+
+#include <array>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "envoy/service/discovery/v3/discovery.pb.h"
+#include "xds/snapshot.h"
+#include "xds/stream_events.h"
+
+namespace propsy::xds {
+
+// The state-of-the-world protocol for one stream, free of gRPC so it can be
+// tested directly. The owner feeds requests and snapshots in and asks for the
+// next response to write whenever the wire is free.
+//
+// Invariants, per resource type:
+//  * A response is sent only when the set the client should hold differs from
+//    what was last sent, and never while a response is unanswered: at most one
+//    response per type is in flight, so a slow client costs one pending update
+//    (the newest snapshot), not a queue.
+//  * version_info is the content hash of the set; each response has a fresh
+//    nonce. A request whose nonce is not the latest one sent is stale and
+//    ignored, subscription changes included (the client will resend them).
+//  * A NACKed version is not sent again; the client stays on its last good
+//    version until the configuration changes.
+//  * On ADS, types go out in ResourceType order, and a resource removed from
+//    the snapshot is kept in its type's set until every later type has caught
+//    up, so removals happen in reverse order (make before break).
+class SotwStreamState {
+ public:
+  using Request = envoy::service::discovery::v3::DiscoveryRequest;
+  using Response = envoy::service::discovery::v3::DiscoveryResponse;
+
+  // `fixed_type`: the one type of a per-type service; nullopt for ADS.
+  explicit SotwStreamState(std::optional<ResourceType> fixed_type);
+
+  // Returns an error (for the stream's status) on a request that is not valid
+  // on this stream: unknown or foreign type URL.
+  absl::StatusOr<RequestEvent> OnRequest(const Request& request);
+  void SetSnapshot(SnapshotPtr snapshot);
+
+  // The next response to write, if any is due. Records it as sent.
+  std::optional<Response> NextResponse(SentSummary* summary);
+
+ private:
+  struct TypeState {
+    bool requested = false;
+    bool wildcard = false;
+    std::set<std::string> names;
+    std::string sent_version;
+    std::string sent_nonce;
+    std::string nacked_version;
+    bool awaiting_ack = false;
+    std::map<std::string, ResourcePtr> sent;  // what the last response held
+  };
+  struct Plan {
+    std::map<std::string, ResourcePtr> resources;
+    std::string version;
+  };
+
+  Plan Desired(ResourceType type, bool keep_removed) const;
+
+  const std::optional<ResourceType> fixed_type_;
+  std::array<TypeState, kResourceTypeCount> types_;
+  SnapshotPtr snapshot_;
+  uint64_t nonce_counter_ = 0;
+};
+
+}  // namespace propsy::xds

@@ -1,0 +1,34 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "xds/resource.h"
+#include "xds/resource_type.h"
+
+namespace propsy::xds {
+
+// What a client's request meant, as the stream state machines read it.
+struct RequestEvent {
+  enum class Kind {
+    kRequest,     // first request of a type, or a subscription change
+    kAck,         // accepted the response named by its nonce
+    kNack,        // rejected it; `error` says why
+    kStaleNonce,  // answered an older response: ignored (state of the world)
+  };
+  ResourceType type;
+  Kind kind = Kind::kRequest;
+  std::string version;  // version acked or nacked
+  std::string error;    // error_detail.message of a NACK
+};
+
+// What was just put on the wire, for status tracking (CSDS, /debug, metrics).
+struct SentSummary {
+  ResourceType type;
+  std::string version;  // SotW: version of the set; delta: system version
+  std::string nonce;
+  std::vector<ResourcePtr> resources;      // added or updated
+  std::vector<std::string> removed_names;  // delta only
+};
+
+}  // namespace propsy::xds
