@@ -49,6 +49,10 @@ NodeStatusRegistry::StreamId NodeStatusRegistry::OpenStream(
   StreamId id = next_id_++;
   StreamStatus& stream = streams_[id];
   stream.node = node;
+  // Envoy lists every extension it was built with (tens of KB per node):
+  // not worth keeping for each stream.
+  stream.node.clear_extensions();
+  stream.node.clear_client_features();
   stream.kind = std::string(kind);
   return id;
 }

@@ -13,7 +13,7 @@ absl::StatusOr<std::unique_ptr<XdsServer>> XdsServer::Start(const XdsServerOptio
                                                             ConfigWatcher& watcher,
                                                             NodeStatusRegistry& registry) {
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
-      MakeServerCredentials(options.tls);
+      MakeServerCredentials(options.tls, options.cert_refresh_seconds);
   if (!credentials.ok()) return credentials.status();
 
   grpc::EnableDefaultHealthCheckService(true);

@@ -22,6 +22,8 @@ struct XdsServerOptions {
   bool check_peer_identity = true;
   // Larger requests are refused with RESOURCE_EXHAUSTED, only on that stream.
   int max_receive_message_bytes = 4 * 1024 * 1024;
+  // How often the TLS certificate files are checked for changes.
+  unsigned cert_refresh_seconds = 10;
 };
 
 // The xDS gRPC server: ADS, per-type discovery (stream, delta, Fetch), CSDS,

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs what is missing, checks
+# formatting, builds, runs every CTest label (unit, integration, e2e), then
+# runs unit + integration again under AddressSanitizer + UBSan.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs="${PROPSY_JOBS:-2}"
+
+scripts/install-deps.sh
+
+echo "== clang-format check"
+git ls-files '*.h' '*.cc' | xargs clang-format --dry-run --Werror
+
+echo "== build (RelWithDebInfo)"
+start=$(date +%s)
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+ninja -C build -j "$jobs"
+echo "build: $(( $(date +%s) - start ))s"
+
+echo "== build (ASan + UBSan)"
+start=$(date +%s)
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPROPSY_SANITIZE=ON >/dev/null
+ninja -C build-asan -j "$jobs"
+echo "asan build: $(( $(date +%s) - start ))s"
+
+echo "== tests under ASan + UBSan (unit, integration)"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest -L 'unit|integration' --output-on-failure -j "$jobs")
+
+echo "== all tests (unit, integration, e2e)"
+(cd build && ctest --output-on-failure)

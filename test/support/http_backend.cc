@@ -1,0 +1,40 @@
+#include "support/http_backend.h"
+
+#include <fmt/format.h>
+#include <httplib.h>
+
+#include <chrono>
+#include <stdexcept>
+
+#include "support/wait.h"
+
+namespace propsy::test {
+
+HttpBackend::HttpBackend(std::string name)
+    : name_(std::move(name)), server_(std::make_unique<httplib::Server>()) {
+  auto handler = [this](const httplib::Request&, httplib::Response& response) {
+    requests_.fetch_add(1);
+    response.set_header("x-backend", name_);
+    response.set_content(name_, "text/plain");
+  };
+  server_->Get(".*", handler);
+  server_->Post(".*", handler);
+  server_->Put(".*", handler);
+  server_->Delete(".*", handler);
+  port_ = server_->bind_to_any_port("127.0.0.1");
+  if (port_ <= 0) throw std::runtime_error(fmt::format("backend {}: cannot bind", name_));
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  if (!WaitFor([this] { return server_->is_running(); }, std::chrono::seconds(10),
+               std::chrono::milliseconds(5))) {
+    server_->stop();
+    thread_.join();
+    throw std::runtime_error(fmt::format("backend {}: did not start", name_));
+  }
+}
+
+HttpBackend::~HttpBackend() {
+  server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace propsy::test

@@ -1,0 +1,37 @@
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+namespace httplib {
+class Server;
+}
+
+namespace propsy::test {
+
+// A tiny HTTP/1.1 server on 127.0.0.1 (a free port) that answers every
+// request with 200 and its own name as the body, and counts the requests.
+// Stops when destroyed.
+class HttpBackend {
+ public:
+  // Throws std::runtime_error if it cannot bind or does not come up.
+  explicit HttpBackend(std::string name);
+  ~HttpBackend();
+  HttpBackend(const HttpBackend&) = delete;
+  HttpBackend& operator=(const HttpBackend&) = delete;
+
+  const std::string& name() const { return name_; }
+  int port() const { return port_; }
+  int requests() const { return requests_.load(); }
+
+ private:
+  std::string name_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  int port_ = 0;
+  std::atomic<int> requests_{0};
+};
+
+}  // namespace propsy::test
