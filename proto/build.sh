@@ -18,6 +18,10 @@ rm -rf "$work" && mkdir -p "$work/src"
   echo "proto/build.sh: fetching @grpc/grpc-js-xds@$GRPC_JS_XDS_VERSION and protoc-gen-validate@$PGV_VERSION"
   (cd "$work" && npm pack --silent "@grpc/grpc-js-xds@$GRPC_JS_XDS_VERSION" >/dev/null && tar xzf grpc-grpc-js-xds-*.tgz)
   for d in envoy-api xds googleapis; do cp -r "$work/package/deps/$d/." "$work/src/"; done
+  echo "proto/build.sh: fetching grpc-health-check@$GRPC_HEALTH_CHECK_VERSION (grpc.health.v1)"
+  mkdir -p "$work/health" "$work/src/grpc/health/v1"
+  (cd "$work/health" && npm pack --silent "grpc-health-check@$GRPC_HEALTH_CHECK_VERSION" >/dev/null && tar xzf grpc-health-check-*.tgz)
+  cp "$work/health/package/proto/health/v1/health.proto" "$work/src/grpc/health/v1/"
   pgv_dir=$(cd "$work" && GOFLAGS=-mod=mod go mod download -json "github.com/envoyproxy/protoc-gen-validate@$PGV_VERSION" | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
   mkdir -p "$work/src/validate" && cp "$pgv_dir/validate/validate.proto" "$work/src/validate/"
   python3 "$here/closure.py" "$here/roots.txt" "$work/src" > "$work/protos.txt"

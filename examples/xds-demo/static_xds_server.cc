@@ -46,8 +46,9 @@ absl::StatusOr<propsy::xds::SnapshotPtr> LoadSnapshot(const std::string& path) {
   for (const auto& any : list.resources()) {
     std::optional<ResourceType> type = propsy::xds::ResourceTypeFromUrl(any.type_url());
     if (!type) return absl::InvalidArgumentError(path + ": unsupported type " + any.type_url());
-    const auto* descriptor = google::protobuf::DescriptorPool::generated_pool()->FindMessageTypeByName(
-        any.type_url().substr(any.type_url().find('/') + 1));
+    const auto* descriptor =
+        google::protobuf::DescriptorPool::generated_pool()->FindMessageTypeByName(
+            any.type_url().substr(any.type_url().find('/') + 1));
     std::unique_ptr<google::protobuf::Message> message(
         google::protobuf::MessageFactory::generated_factory()->GetPrototype(descriptor)->New());
     message->ParseFromString(any.value());

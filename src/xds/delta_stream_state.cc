@@ -41,9 +41,9 @@ absl::StatusOr<RequestEvent> DeltaStreamState::OnRequest(const Request& request)
         for (const auto& [name, before] : state.before_in_flight) state.nacked.erase(name);
       }
       state.before_in_flight.clear();
-    } else {
+    } else if (request.response_nonce() != state.sent_nonce) {
       event.kind = RequestEvent::Kind::kStaleNonce;
-    }
+    }  // else: the answered nonce again, carrying a subscription change
   }
 
   for (const std::string& name : request.resource_names_subscribe()) {

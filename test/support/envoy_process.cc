@@ -40,7 +40,8 @@ absl::StatusOr<google::protobuf::Struct> ParseJsonObject(const std::string& json
   google::protobuf::Struct result;
   auto status = google::protobuf::util::JsonStringToMessage(json, &result);
   if (!status.ok()) {
-    return absl::InvalidArgumentError(fmt::format("bad JSON ({}): {:.200}", status.ToString(), json));
+    return absl::InvalidArgumentError(
+        fmt::format("bad JSON ({}): {:.200}", status.ToString(), json));
   }
   return result;
 }
@@ -99,9 +100,9 @@ absl::Status EnvoyProcess::WaitReady(std::chrono::milliseconds timeout) {
       },
       remaining());
   if (exited || !known) {
-    return absl::UnavailableError(
-        fmt::format("envoy admin did not come up ({}); log:\n{}",
-                    exited ? process_->DescribeExit() : "timeout", LogTail()));
+    return absl::UnavailableError(fmt::format("envoy admin did not come up ({}); log:\n{}",
+                                              exited ? process_->DescribeExit() : "timeout",
+                                              LogTail()));
   }
   std::string last_answer;
   bool live = WaitFor(
@@ -117,8 +118,8 @@ absl::Status EnvoyProcess::WaitReady(std::chrono::milliseconds timeout) {
         fmt::format("envoy {}; log:\n{}", process_->DescribeExit(), LogTail()));
   }
   if (!live) {
-    return absl::DeadlineExceededError(fmt::format("envoy not LIVE in time (last /ready: {}); log:\n{}",
-                                                   last_answer, LogTail()));
+    return absl::DeadlineExceededError(
+        fmt::format("envoy not LIVE in time (last /ready: {}); log:\n{}", last_answer, LogTail()));
   }
   return absl::OkStatus();
 }
@@ -143,7 +144,7 @@ absl::StatusOr<std::string> EnvoyProcess::AdminGet(const std::string& path) cons
 absl::StatusOr<std::map<std::string, int64_t>> EnvoyProcess::Stats(
     const std::string& filter) const {
   absl::StatusOr<std::string> body =
-      AdminGet(fmt::format("/stats?usedonly=false&filter={}", EncodeQueryValue(filter)));
+      AdminGet(fmt::format("/stats?filter={}", EncodeQueryValue(filter)));
   if (!body.ok()) return body.status();
   std::map<std::string, int64_t> stats;
   std::istringstream in(*body);

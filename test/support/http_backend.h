@@ -13,7 +13,8 @@ namespace propsy::test {
 
 // A tiny HTTP/1.1 server on 127.0.0.1 (a free port) that answers every
 // request with 200 and its own name as the body, and counts the requests.
-// Stops when destroyed.
+// Stops when destroyed; that waits for open keep-alive connections (up to
+// 5 s), so stop the clients (Envoy) first.
 class HttpBackend {
  public:
   // Throws std::runtime_error if it cannot bind or does not come up.

@@ -128,7 +128,8 @@ std::vector<std::string> Subprocess::LogLinesContaining(
 std::string Subprocess::DescribeExit() const {
   if (!wait_status_) return "still running";
   if (WIFEXITED(*wait_status_)) return fmt::format("exited with {}", WEXITSTATUS(*wait_status_));
-  if (WIFSIGNALED(*wait_status_)) return fmt::format("killed by signal {}", WTERMSIG(*wait_status_));
+  if (WIFSIGNALED(*wait_status_))
+    return fmt::format("killed by signal {}", WTERMSIG(*wait_status_));
   return fmt::format("ended with wait status {}", *wait_status_);
 }
 
@@ -141,9 +142,9 @@ absl::StatusOr<RunResult> RunToCompletion(const SubprocessOptions& options,
   if (!status) {
     (*process)->Terminate(std::chrono::milliseconds(500));
     result.output = (*process)->ReadLog();
-    return absl::DeadlineExceededError(fmt::format(
-        "{} did not finish within {} ms; output:\n{}", options.program, timeout.count(),
-        result.output));
+    return absl::DeadlineExceededError(fmt::format("{} did not finish within {} ms; output:\n{}",
+                                                   options.program, timeout.count(),
+                                                   result.output));
   }
   result.exit_code = WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
   result.output = (*process)->ReadLog();

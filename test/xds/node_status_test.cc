@@ -1,0 +1,248 @@
+#include "xds/node_status.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "xds/test_resources.h"
+
+namespace propsy::xds {
+namespace {
+
+using envoy::admin::v3::ClientResourceStatus;
+using envoy::service::status::v3::ClientConfig;
+using envoy::service::status::v3::ClientStatusRequest;
+using envoy::service::status::v3::ClientStatusResponse;
+using envoy::service::status::v3::ConfigStatus;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+using ::testing::UnorderedElementsAre;
+
+envoy::config::core::v3::Node MakeNode(const std::string& id) {
+  envoy::config::core::v3::Node node;
+  node.set_id(id);
+  node.set_cluster("gateways");
+  return node;
+}
+
+SentSummary Sent(ResourceType type, std::vector<ResourcePtr> resources, const std::string& nonce,
+                 std::vector<std::string> removed = {}) {
+  SentSummary sent;
+  sent.type = type;
+  sent.version = fmt::format("set-{}", nonce);
+  sent.nonce = nonce;
+  sent.resources = std::move(resources);
+  sent.removed_names = std::move(removed);
+  return sent;
+}
+
+RequestEvent Answer(ResourceType type, RequestEvent::Kind kind, const std::string& version,
+                    const std::string& error = "") {
+  RequestEvent event;
+  event.type = type;
+  event.kind = kind;
+  event.version = version;
+  event.error = error;
+  return event;
+}
+
+// name -> generic xDS config of one node's ClientConfig.
+std::map<std::string, envoy::service::status::v3::ClientConfig::GenericXdsConfig> ByName(
+    const ClientConfig& config) {
+  std::map<std::string, ClientConfig::GenericXdsConfig> by_name;
+  for (const auto& entry : config.generic_xds_configs()) by_name[entry.name()] = entry;
+  return by_name;
+}
+
+std::vector<std::string> NodeIds(const ClientStatusResponse& response) {
+  std::vector<std::string> ids;
+  for (const auto& config : response.config()) ids.push_back(config.node().id());
+  return ids;
+}
+
+TEST(NodeStatusRegistryTest, SentIsRequestedThenAcked) {
+  NodeStatusRegistry registry;
+  auto stream = registry.OpenStream(MakeNode("gw-1"), "ads");
+  ResourcePtr c1 = test::ClusterRes("c1");
+  ResourcePtr c2 = test::ClusterRes("c2");
+  registry.OnSent(stream, Sent(ResourceType::kCluster, {c1, c2}, "1"), true);
+
+  ClientStatusResponse before = registry.ClientStatus(ClientStatusRequest());
+  ASSERT_EQ(before.config_size(), 1);
+  EXPECT_EQ(before.config(0).node().id(), "gw-1");
+  auto entries = ByName(before.config(0));
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries["c1"].type_url(), TypeUrl(ResourceType::kCluster));
+  EXPECT_EQ(entries["c1"].version_info(), c1->version);
+  EXPECT_EQ(entries["c1"].client_status(), ClientResourceStatus::REQUESTED);
+  EXPECT_EQ(entries["c2"].client_status(), ClientResourceStatus::REQUESTED);
+  EXPECT_EQ(entries["c1"].xds_config().SerializeAsString(), c1->body.SerializeAsString());
+
+  registry.OnRequest(stream, Answer(ResourceType::kCluster, RequestEvent::Kind::kAck, "set-1"));
+  auto after = ByName(registry.ClientStatus(ClientStatusRequest()).config(0));
+  EXPECT_EQ(after["c1"].client_status(), ClientResourceStatus::ACKED);
+  EXPECT_EQ(after["c1"].config_status(), ConfigStatus::SYNCED);
+  EXPECT_EQ(after["c2"].client_status(), ClientResourceStatus::ACKED);
+  EXPECT_FALSE(after["c1"].has_error_state());
+
+  NodeStatusRegistry::Totals totals = registry.totals();
+  EXPECT_EQ(totals.responses, 1u);
+  EXPECT_EQ(totals.acks, 1u);
+  EXPECT_EQ(totals.nacks, 0u);
+}
+
+TEST(NodeStatusRegistryTest, NackShowsTheErrorAndIsCounted) {
+  NodeStatusRegistry registry;
+  auto stream = registry.OpenStream(MakeNode("gw-1"), "ads");
+  registry.OnSent(stream, Sent(ResourceType::kListener, {test::ListenerRes("l1", "r1")}, "1"),
+                  true);
+  registry.OnRequest(stream, Answer(ResourceType::kListener, RequestEvent::Kind::kAck, "set-1"));
+
+  ResourcePtr bad = test::ListenerRes("l1", "r1", 1);
+  registry.OnSent(stream, Sent(ResourceType::kListener, {bad}, "2"), true);
+  registry.OnRequest(stream, Answer(ResourceType::kListener, RequestEvent::Kind::kNack, "set-2",
+                                    "port 1 is privileged"));
+
+  auto entries = ByName(registry.ClientStatus(ClientStatusRequest()).config(0));
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries["l1"].client_status(), ClientResourceStatus::NACKED);
+  EXPECT_EQ(entries["l1"].config_status(), ConfigStatus::ERROR);
+  EXPECT_EQ(entries["l1"].error_state().details(), "port 1 is privileged");
+  EXPECT_EQ(entries["l1"].error_state().version_info(), bad->version);
+
+  NodeStatusRegistry::Totals totals = registry.totals();
+  EXPECT_EQ(totals.responses, 2u);
+  EXPECT_EQ(totals.acks, 1u);
+  EXPECT_EQ(totals.nacks, 1u);
+}
+
+TEST(NodeStatusRegistryTest, OtherEventsAreNotCountedAsAnswers) {
+  NodeStatusRegistry registry;
+  auto stream = registry.OpenStream(MakeNode("gw-1"), "ads");
+  registry.OnSent(stream, Sent(ResourceType::kCluster, {test::ClusterRes("c1")}, "1"), true);
+  registry.OnRequest(stream, Answer(ResourceType::kCluster, RequestEvent::Kind::kStaleNonce, ""));
+  registry.OnRequest(stream, Answer(ResourceType::kCluster, RequestEvent::Kind::kRequest, ""));
+  auto entries = ByName(registry.ClientStatus(ClientStatusRequest()).config(0));
+  EXPECT_EQ(entries["c1"].client_status(), ClientResourceStatus::REQUESTED);
+  EXPECT_EQ(registry.totals().acks, 0u);
+  EXPECT_EQ(registry.totals().nacks, 0u);
+}
+
+TEST(NodeStatusRegistryTest, AnAnswerConcernsOnlyItsType) {
+  NodeStatusRegistry registry;
+  auto stream = registry.OpenStream(MakeNode("gw-1"), "ads");
+  registry.OnSent(stream, Sent(ResourceType::kCluster, {test::ClusterRes("c1")}, "1"), true);
+  registry.OnSent(stream, Sent(ResourceType::kListener, {test::ListenerRes("l1", "r1")}, "2"),
+                  true);
+  registry.OnRequest(stream, Answer(ResourceType::kListener, RequestEvent::Kind::kAck, "set-2"));
+  auto entries = ByName(registry.ClientStatus(ClientStatusRequest()).config(0));
+  EXPECT_EQ(entries["l1"].client_status(), ClientResourceStatus::ACKED);
+  EXPECT_EQ(entries["c1"].client_status(), ClientResourceStatus::REQUESTED);
+}
+
+TEST(NodeStatusRegistryTest, StateOfTheWorldReplacesDeltaAccumulates) {
+  NodeStatusRegistry registry;
+  auto sotw = registry.OpenStream(MakeNode("sotw"), "ads");
+  registry.OnSent(sotw, Sent(ResourceType::kCluster, {test::ClusterRes("c1")}, "1"), true);
+  registry.OnSent(sotw, Sent(ResourceType::kCluster, {test::ClusterRes("c2")}, "2"), true);
+
+  auto delta = registry.OpenStream(MakeNode("delta"), "delta-ads");
+  registry.OnSent(delta, Sent(ResourceType::kCluster, {test::ClusterRes("c1")}, "1"), false);
+  registry.OnRequest(delta, Answer(ResourceType::kCluster, RequestEvent::Kind::kAck, "set-1"));
+  registry.OnSent(delta, Sent(ResourceType::kCluster, {test::ClusterRes("c2")}, "2"), false);
+  registry.OnSent(delta, Sent(ResourceType::kCluster, {test::ClusterRes("c3")}, "3", {"c2"}),
+                  false);
+
+  ClientStatusResponse response = registry.ClientStatus(ClientStatusRequest());
+  std::map<std::string, ClientConfig> by_node;
+  for (const auto& config : response.config()) by_node[config.node().id()] = config;
+  ASSERT_EQ(by_node.size(), 2u);
+  auto sotw_entries = ByName(by_node["sotw"]);
+  EXPECT_EQ(sotw_entries.size(), 1u);
+  EXPECT_TRUE(sotw_entries.contains("c2"));
+  auto delta_entries = ByName(by_node["delta"]);
+  EXPECT_EQ(delta_entries.size(), 2u);
+  EXPECT_EQ(delta_entries["c1"].client_status(), ClientResourceStatus::ACKED);
+  EXPECT_EQ(delta_entries["c3"].client_status(), ClientResourceStatus::REQUESTED);
+  EXPECT_FALSE(delta_entries.contains("c2")) << "removed";
+}
+
+TEST(NodeStatusRegistryTest, NodeMatchersFilterNodes) {
+  NodeStatusRegistry registry;
+  for (const char* id : {"gw-1", "gw-2", "edge-1"}) {
+    auto stream = registry.OpenStream(MakeNode(id), "ads");
+    registry.OnSent(stream, Sent(ResourceType::kCluster, {test::ClusterRes("c1")}, "1"), true);
+  }
+
+  EXPECT_THAT(NodeIds(registry.ClientStatus(ClientStatusRequest())),
+              UnorderedElementsAre("gw-1", "gw-2", "edge-1"));
+
+  ClientStatusRequest exact;
+  exact.add_node_matchers()->mutable_node_id()->set_exact("gw-2");
+  EXPECT_THAT(NodeIds(registry.ClientStatus(exact)), ElementsAre("gw-2"));
+
+  ClientStatusRequest prefix;
+  prefix.add_node_matchers()->mutable_node_id()->set_prefix("gw-");
+  EXPECT_THAT(NodeIds(registry.ClientStatus(prefix)), UnorderedElementsAre("gw-1", "gw-2"));
+
+  ClientStatusRequest either;
+  either.add_node_matchers()->mutable_node_id()->set_exact("edge-1");
+  either.add_node_matchers()->mutable_node_id()->set_prefix("gw-1");
+  EXPECT_THAT(NodeIds(registry.ClientStatus(either)), UnorderedElementsAre("edge-1", "gw-1"));
+
+  ClientStatusRequest none;
+  none.add_node_matchers()->mutable_node_id()->set_exact("gw");
+  EXPECT_THAT(NodeIds(registry.ClientStatus(none)), IsEmpty());
+
+  ClientStatusRequest by_node;
+  by_node.mutable_node()->set_id("edge-1");
+  EXPECT_THAT(NodeIds(registry.ClientStatus(by_node)), ElementsAre("edge-1"));
+}
+
+TEST(NodeStatusRegistryTest, StreamsOfOneNodeMakeOneClientConfig) {
+  NodeStatusRegistry registry;
+  auto clusters = registry.OpenStream(MakeNode("gw-1"), "cds");
+  auto listeners = registry.OpenStream(MakeNode("gw-1"), "lds");
+  registry.OnSent(clusters, Sent(ResourceType::kCluster, {test::ClusterRes("c1")}, "1"), true);
+  registry.OnSent(listeners, Sent(ResourceType::kListener, {test::ListenerRes("l1", "r1")}, "1"),
+                  true);
+  ClientStatusResponse response = registry.ClientStatus(ClientStatusRequest());
+  ASSERT_EQ(response.config_size(), 1);
+  auto entries = ByName(response.config(0));
+  EXPECT_TRUE(entries.contains("c1"));
+  EXPECT_TRUE(entries.contains("l1"));
+  EXPECT_EQ(registry.ConnectedStreams(), 2u);
+}
+
+TEST(NodeStatusRegistryTest, CloseStreamRemovesTheNode) {
+  NodeStatusRegistry registry;
+  auto a = registry.OpenStream(MakeNode("gw-1"), "ads");
+  auto b = registry.OpenStream(MakeNode("gw-2"), "ads");
+  registry.OnSent(a, Sent(ResourceType::kCluster, {test::ClusterRes("c1")}, "1"), true);
+  registry.OnSent(b, Sent(ResourceType::kCluster, {test::ClusterRes("c1")}, "1"), true);
+  EXPECT_EQ(registry.ConnectedStreams(), 2u);
+
+  registry.CloseStream(a);
+  EXPECT_EQ(registry.ConnectedStreams(), 1u);
+  EXPECT_THAT(NodeIds(registry.ClientStatus(ClientStatusRequest())), ElementsAre("gw-2"));
+
+  // Reports about a closed stream are harmless and still counted.
+  registry.OnSent(a, Sent(ResourceType::kCluster, {test::ClusterRes("c2")}, "2"), true);
+  registry.OnRequest(a, Answer(ResourceType::kCluster, RequestEvent::Kind::kAck, "set-2"));
+  EXPECT_THAT(NodeIds(registry.ClientStatus(ClientStatusRequest())), ElementsAre("gw-2"));
+  EXPECT_EQ(registry.totals().responses, 3u);
+  EXPECT_EQ(registry.totals().acks, 1u);
+}
+
+TEST(NodeStatusRegistryTest, IdentityRejectionsAreCounted) {
+  NodeStatusRegistry registry;
+  registry.OnIdentityRejected();
+  registry.OnIdentityRejected();
+  EXPECT_EQ(registry.totals().identity_rejections, 2u);
+}
+
+}  // namespace
+}  // namespace propsy::xds
