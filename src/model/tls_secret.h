@@ -1,0 +1,31 @@
+#pragma once
+
+#include <rapidjson/document.h>
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "model/object_meta.h"
+
+namespace propsy::model {
+
+// A kubernetes.io/tls Secret whose certificate chain and private key parse as
+// PEM and belong together.
+struct TlsSecret {
+  ObjectMeta meta;
+  std::string certificate_chain_pem;
+  std::string private_key_pem;
+};
+
+// Decodes a core/v1 Secret of type kubernetes.io/tls. Accepts base64 `data`
+// (as the API server returns it) and plain `stringData` (handy in manifests;
+// `data` wins per key). Errors name the field (e.g. "data[tls.key]: private
+// key does not match the certificate").
+absl::StatusOr<TlsSecret> DecodeTlsSecret(const rapidjson::Value& object);
+
+// Checks PEM text: the chain parses (at least one certificate), the key
+// parses, and the key matches the first certificate.
+absl::Status ValidateTlsKeyPair(const std::string& certificate_chain_pem,
+                                const std::string& private_key_pem);
+
+}  // namespace propsy::model
