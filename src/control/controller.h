@@ -1,0 +1,106 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "model/world.h"
+#include "sources/cluster_source.h"
+
+namespace propsy::control {
+
+struct ControllerOptions {
+  std::string local_zone;
+  // Events are coalesced: a World is published once no event arrived for
+  // `quiet_window`, or `max_delay` after the first unpublished event at the
+  // latest, so a rollout does not cause a push per pod.
+  std::chrono::milliseconds quiet_window{100};
+  std::chrono::milliseconds max_delay{1000};
+  // Clusters outside the local zone get this long for their initial sync
+  // before ProPsy serves without them.
+  std::chrono::milliseconds sync_timeout{30000};
+  // -namespace: only objects of these namespaces count; empty = all.
+  std::vector<std::string> namespaces;
+  // Called with the delay from the first unpublished event to its publish.
+  std::function<void(double seconds)> observe_publish_delay;
+};
+
+// Owns the World. Sources report their state from their own threads; one
+// controller thread coalesces the reports and publishes immutable Worlds.
+//
+// Readiness gate: nothing is published until every cluster of the local
+// zone finished its initial sync and every other cluster either did too or
+// `sync_timeout` passed (it then counts as stale, empty, until it syncs).
+// After the first publish the controller is ready for good: a source going
+// stale keeps its last known objects in the World.
+class Controller {
+ public:
+  using PublishFn = std::function<void(model::WorldPtr)>;
+
+  struct ClusterStatus {
+    model::ClusterInfo info;
+    bool is_config = false;
+    bool synced = false;
+    bool stale = false;
+    int64_t stale_since_unix_ms = 0;
+    size_t services = 0;
+    size_t secrets = 0;
+    size_t endpoint_services = 0;
+    std::vector<std::string> problems;
+  };
+
+  Controller(ControllerOptions options, std::vector<model::ClusterInfo> config_clusters,
+             std::vector<model::ClusterInfo> endpoint_clusters, PublishFn publish);
+  ~Controller();
+
+  // Starts the controller thread (and the sync timeout clock).
+  void Start();
+
+  // Thread-safe; `index` is the cluster's position in its flag list.
+  void OnConfigClusterState(size_t index, sources::ClusterState state);
+  void OnEndpointClusterState(size_t index, sources::ClusterState state);
+
+  // Ok once the first World was published; otherwise names what is missing.
+  absl::Status Readiness() const;
+  std::vector<ClusterStatus> Clusters() const;
+  uint64_t publishes() const;
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  struct Slot {
+    model::ClusterInfo info;
+    sources::ClusterState state;
+  };
+
+  void OnState(std::vector<Slot>& slots, size_t index, sources::ClusterState state);
+  void Run();
+  // Why the World may not be published yet; nullopt when it may.
+  std::optional<std::string> GateLocked(Clock::time_point now) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  model::WorldPtr BuildWorldLocked(Clock::time_point now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const ControllerOptions options_;
+  const PublishFn publish_;
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  std::vector<Slot> config_ ABSL_GUARDED_BY(mu_);
+  std::vector<Slot> endpoint_ ABSL_GUARDED_BY(mu_);
+  Clock::time_point started_ ABSL_GUARDED_BY(mu_);
+  // The first and the latest event not yet published.
+  std::optional<Clock::time_point> first_pending_ ABSL_GUARDED_BY(mu_);
+  Clock::time_point last_event_ ABSL_GUARDED_BY(mu_);
+  bool published_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t publishes_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace propsy::control

@@ -1,0 +1,109 @@
+#include "control/world_config_watcher.h"
+
+#include <spdlog/spdlog.h>
+
+#include "control/snapshot_conversion.h"
+
+namespace propsy::control {
+namespace {
+
+bool SameVersions(const xds::SnapshotPtr& a, const xds::SnapshotPtr& b) {
+  if (a == b) return true;
+  if (a == nullptr || b == nullptr) return false;
+  for (int i = 0; i < xds::kResourceTypeCount; ++i) {
+    auto type = static_cast<xds::ResourceType>(i);
+    if (a->Of(type).version != b->Of(type).version) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+class WorldConfigWatcher::Handle : public xds::WatchHandle {
+ public:
+  Handle(WorldConfigWatcher& watcher, uint64_t id) : watcher_(watcher), id_(id) {}
+  ~Handle() override { watcher_.Cancel(id_); }
+
+ private:
+  WorldConfigWatcher& watcher_;
+  uint64_t id_;
+};
+
+WorldConfigWatcher::WorldConfigWatcher(translate::TranslateOptions options)
+    : options_(std::move(options)) {}
+
+void WorldConfigWatcher::Publish(model::WorldPtr world) {
+  std::lock_guard lock(mu_);
+  world_ = std::move(world);
+  memo_.clear();
+  for (auto& [id, watcher] : watchers_) {
+    xds::SnapshotPtr snapshot = SnapshotForLocked(watcher.node);
+    if (snapshot == nullptr || SameVersions(snapshot, watcher.last_sent)) continue;
+    watcher.last_sent = snapshot;
+    watcher.on_change(snapshot);
+  }
+  // Forget nodes nobody watches any more, so node churn does not grow memory.
+  std::erase_if(last_good_, [this](const auto& entry) {
+    for (const auto& [id, watcher] : watchers_) {
+      if (NodeKey{watcher.node.id, watcher.node.zone, watcher.node.uses_ads} == entry.first) {
+        return false;
+      }
+    }
+    return true;
+  });
+}
+
+model::WorldPtr WorldConfigWatcher::world() const {
+  std::lock_guard lock(mu_);
+  return world_;
+}
+
+uint64_t WorldConfigWatcher::rejected_translations() const {
+  std::lock_guard lock(mu_);
+  return rejected_translations_;
+}
+
+xds::SnapshotPtr WorldConfigWatcher::Fetch(const xds::NodeInfo& node) {
+  std::lock_guard lock(mu_);
+  return SnapshotForLocked(node);
+}
+
+std::unique_ptr<xds::WatchHandle> WorldConfigWatcher::Watch(const xds::NodeInfo& node,
+                                                            Callback on_change) {
+  std::lock_guard lock(mu_);
+  uint64_t id = next_watch_id_++;
+  Watcher watcher{.node = node, .on_change = std::move(on_change), .last_sent = nullptr};
+  watcher.last_sent = SnapshotForLocked(node);
+  if (watcher.last_sent != nullptr) watcher.on_change(watcher.last_sent);
+  watchers_.emplace(id, std::move(watcher));
+  return std::make_unique<Handle>(*this, id);
+}
+
+void WorldConfigWatcher::Cancel(uint64_t id) {
+  std::lock_guard lock(mu_);
+  watchers_.erase(id);
+}
+
+xds::SnapshotPtr WorldConfigWatcher::SnapshotForLocked(const xds::NodeInfo& node) {
+  if (world_ == nullptr) return nullptr;
+  NodeKey key{node.id, node.zone, node.uses_ads};
+  if (auto memo = memo_.find(key); memo != memo_.end()) return memo->second;
+
+  translate::NodeContext context{.id = node.id, .zone = node.zone, .uses_ads = node.uses_ads};
+  absl::StatusOr<xds::SnapshotPtr> snapshot =
+      ToSnapshot(translate::Translate(*world_, context, options_), interner_);
+  if (!snapshot.ok()) {
+    ++rejected_translations_;
+    spdlog::error("node {}: translated configuration is inconsistent, keeping the last good one: {}",
+                  node.id, std::string(snapshot.status().message()));
+    auto last = last_good_.find(key);
+    xds::SnapshotPtr fallback = last == last_good_.end() ? nullptr : last->second;
+    memo_[key] = fallback;
+    return fallback;
+  }
+  memo_[key] = *snapshot;
+  last_good_[key] = *snapshot;
+  return *snapshot;
+}
+
+}  // namespace propsy::control

@@ -1,0 +1,70 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <tuple>
+
+#include "absl/base/thread_annotations.h"
+#include "model/world.h"
+#include "translate/translate.h"
+#include "xds/config_watcher.h"
+#include "xds/resource.h"
+
+namespace propsy::control {
+
+// The ConfigWatcher that serves translated configuration: every node's
+// snapshot is Translate(world, node) for the newest published World.
+//
+// States: before the first Publish nothing is served (Fetch returns null and
+// watchers wait), which is how readiness gating reaches Envoy. After it, each
+// watch gets its node's snapshot at once and again whenever a publish changes
+// it. A node whose translation is inconsistent keeps its previous snapshot
+// (the error is logged and counted), never an empty or partial one.
+//
+// Snapshots are memoized per (node id, zone, ADS) until the next publish, so
+// many streams of one node translate once. Thread-safe; callbacks run under
+// the watcher's lock, which is what makes a cancelled watch quiet.
+class WorldConfigWatcher : public xds::ConfigWatcher {
+ public:
+  explicit WorldConfigWatcher(translate::TranslateOptions options);
+
+  // Replaces the world and pushes changed snapshots to every watcher.
+  void Publish(model::WorldPtr world);
+
+  // The newest published world; null before the first publish.
+  model::WorldPtr world() const;
+  // Translations that failed the consistency check, since start.
+  uint64_t rejected_translations() const;
+
+  xds::SnapshotPtr Fetch(const xds::NodeInfo& node) override;
+  std::unique_ptr<xds::WatchHandle> Watch(const xds::NodeInfo& node, Callback on_change) override;
+
+ private:
+  class Handle;
+  using NodeKey = std::tuple<std::string, std::string, bool>;
+  struct Watcher {
+    xds::NodeInfo node;
+    Callback on_change;
+    xds::SnapshotPtr last_sent;
+  };
+
+  xds::SnapshotPtr SnapshotForLocked(const xds::NodeInfo& node) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Cancel(uint64_t id);
+
+  const translate::TranslateOptions options_;
+  mutable std::mutex mu_;
+  model::WorldPtr world_ ABSL_GUARDED_BY(mu_);
+  xds::ResourceInterner interner_;
+  // Translations of the current world.
+  std::map<NodeKey, xds::SnapshotPtr> memo_ ABSL_GUARDED_BY(mu_);
+  // Last good snapshot per node, kept across publishes for the
+  // inconsistent-translation fallback.
+  std::map<NodeKey, xds::SnapshotPtr> last_good_ ABSL_GUARDED_BY(mu_);
+  std::map<uint64_t, Watcher> watchers_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_watch_id_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t rejected_translations_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace propsy::control

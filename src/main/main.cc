@@ -1,0 +1,303 @@
+// propsy: flags → wiring. Everything with logic lives in the libraries.
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "admin/admin_server.h"
+#include "admin/metrics.h"
+#include "control/controller.h"
+#include "control/world_config_watcher.h"
+#include "main/debug_pages.h"
+#include "main/flags.h"
+#include "sources/dir_source.h"
+#include "translate/service_status.h"
+#include "xds/server.h"
+#include "xds/server_tls.h"
+
+namespace propsy {
+namespace {
+
+absl::StatusOr<std::unique_ptr<sources::ClusterSource>> MakeSource(const std::string& flag,
+                                                                    const std::string& source) {
+  if (source.starts_with("dir:")) {
+    auto dir = sources::DirSource::Create(source.substr(4));
+    if (!dir.ok()) {
+      return absl::InvalidArgumentError(
+          fmt::format("-{} {}: {}", flag, source, std::string(dir.status().message())));
+    }
+    return std::unique_ptr<sources::ClusterSource>(std::move(*dir));
+  }
+  return absl::UnimplementedError(fmt::format(
+      "-{} {}: Kubernetes sources (kubeconfig, incluster) are not available in this build yet; "
+      "use dir:PATH",
+      flag, source));
+}
+
+// gRPC wants "[::]:8888" where Go accepts ":8888".
+std::string GrpcListenAddress(const HostPort& address) {
+  if (address.host.empty()) return fmt::format("[::]:{}", address.port);
+  return address.ToString();
+}
+
+void RegisterMetrics(admin::Registry& registry, const xds::NodeStatusRegistry& nodes,
+                     const control::Controller& controller,
+                     const control::WorldConfigWatcher& watcher) {
+  registry.AddCollector("propsy_connected_streams", "xDS streams currently open.", {},
+                        [&nodes] {
+                          return std::vector<admin::GaugeSample>{
+                              {.labels = {}, .value = double(nodes.ConnectedStreams())}};
+                        });
+  registry.AddCollector(
+      "propsy_xds_totals", "xDS responses sent and answers received since start, by kind.",
+      {"kind"}, [&nodes] {
+        xds::NodeStatusRegistry::Totals totals = nodes.totals();
+        return std::vector<admin::GaugeSample>{
+            {.labels = {"responses"}, .value = double(totals.responses)},
+            {.labels = {"acks"}, .value = double(totals.acks)},
+            {.labels = {"nacks"}, .value = double(totals.nacks)},
+            {.labels = {"identity_rejections"}, .value = double(totals.identity_rejections)}};
+      });
+  registry.AddCollector("propsy_world_publishes", "Configuration versions published since start.",
+                        {}, [&controller] {
+                          return std::vector<admin::GaugeSample>{
+                              {.labels = {}, .value = double(controller.publishes())}};
+                        });
+  registry.AddCollector(
+      "propsy_rejected_translations",
+      "Translations not served because they were inconsistent (the node kept its last good "
+      "configuration).",
+      {}, [&watcher] {
+        return std::vector<admin::GaugeSample>{
+            {.labels = {}, .value = double(watcher.rejected_translations())}};
+      });
+  registry.AddCollector(
+      "propsy_cluster_objects", "Objects held per cluster and kind.", {"cluster", "role", "kind"},
+      [&controller] {
+        std::vector<admin::GaugeSample> samples;
+        for (const auto& cluster : controller.Clusters()) {
+          std::string role = cluster.is_config ? "config" : "endpoint";
+          if (cluster.is_config) {
+            samples.push_back({.labels = {cluster.info.name, role, "ProPsyService"},
+                               .value = double(cluster.services)});
+            samples.push_back({.labels = {cluster.info.name, role, "Secret"},
+                               .value = double(cluster.secrets)});
+          } else {
+            samples.push_back({.labels = {cluster.info.name, role, "ServiceEndpoints"},
+                               .value = double(cluster.endpoint_services)});
+          }
+        }
+        return samples;
+      });
+  registry.AddCollector("propsy_cluster_stale",
+                        "1 while a cluster is unreachable and its last known state is served.",
+                        {"cluster", "role"}, [&controller] {
+                          std::vector<admin::GaugeSample> samples;
+                          for (const auto& cluster : controller.Clusters()) {
+                            samples.push_back(
+                                {.labels = {cluster.info.name, cluster.is_config ? "config"
+                                                                                 : "endpoint"},
+                                 .value = cluster.stale ? 1.0 : 0.0});
+                          }
+                          return samples;
+                        });
+  registry.AddCollector("propsy_cluster_input_problems",
+                        "Input problems (bad files or objects) a cluster currently has.",
+                        {"cluster", "role"}, [&controller] {
+                          std::vector<admin::GaugeSample> samples;
+                          for (const auto& cluster : controller.Clusters()) {
+                            samples.push_back(
+                                {.labels = {cluster.info.name, cluster.is_config ? "config"
+                                                                                 : "endpoint"},
+                                 .value = double(cluster.problems.size())});
+                          }
+                          return samples;
+                        });
+}
+
+int Run(const PropsyOptions& options) {
+  spdlog::set_level(options.debug ? spdlog::level::debug : spdlog::level::info);
+  for (const std::string& warning : options.warnings) spdlog::warn("{}", warning);
+
+  // Block the stop signals before any thread starts, so only sigwait sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  absl::StatusOr<std::optional<xds::ServerTlsFiles>> tls =
+      xds::ServerTlsFromFlags(options.server_cert, options.server_key, options.client_verify_ca);
+  if (!tls.ok()) {
+    spdlog::error("{}", std::string(tls.status().message()));
+    return 2;
+  }
+
+  std::vector<model::ClusterInfo> config_clusters;
+  std::vector<model::ClusterInfo> endpoint_clusters;
+  std::vector<std::unique_ptr<sources::ClusterSource>> config_sources;
+  std::vector<std::unique_ptr<sources::ClusterSource>> endpoint_sources;
+  for (const ConfigClusterFlag& flag : options.config_clusters) {
+    auto source = MakeSource("configcluster", flag.source);
+    if (!source.ok()) {
+      spdlog::error("{}", std::string(source.status().message()));
+      return 2;
+    }
+    config_sources.push_back(std::move(*source));
+    config_clusters.push_back(
+        {.name = flag.name, .source = flag.source, .zone = flag.zone, .priority = 0});
+  }
+  for (const EndpointClusterFlag& flag : options.endpoint_clusters) {
+    auto source = MakeSource("endpointcluster", flag.source);
+    if (!source.ok()) {
+      spdlog::error("{}", std::string(source.status().message()));
+      return 2;
+    }
+    endpoint_sources.push_back(std::move(*source));
+    endpoint_clusters.push_back(
+        {.name = flag.name, .source = flag.source, .zone = flag.zone, .priority = flag.priority});
+  }
+
+  translate::TranslateOptions translate_options{.default_zone = options.zone,
+                                                .xds_cluster_name = options.xds_cluster};
+  control::WorldConfigWatcher watcher(translate_options);
+  xds::NodeStatusRegistry node_status;
+  admin::Registry metrics;
+  admin::Histogram& publish_delay =
+      metrics
+          .AddHistogram("propsy_publish_delay_seconds",
+                        "Delay from the first unpublished source event to the publish of the "
+                        "configuration it caused (debouncing included).",
+                        {}, admin::DefaultLatencyBuckets())
+          .Get();
+  control::Controller controller(
+      control::ControllerOptions{
+          .local_zone = options.zone,
+          .quiet_window = std::chrono::milliseconds(100),
+          .max_delay = std::chrono::milliseconds(1000),
+          .sync_timeout = options.sync_timeout,
+          .namespaces = options.namespaces,
+          .observe_publish_delay = [&publish_delay](double seconds) {
+            publish_delay.Observe(seconds);
+          }},
+      config_clusters, endpoint_clusters,
+      [&watcher](model::WorldPtr world) { watcher.Publish(std::move(world)); });
+  RegisterMetrics(metrics, node_status, controller, watcher);
+
+  absl::StatusOr<HostPort> health_address = ParseHostPort(options.listen_health);
+  absl::StatusOr<HostPort> xds_address = ParseHostPort(options.listen);
+  if (!health_address.ok() || !xds_address.ok()) {  // ParseCommandLine validated both
+    spdlog::error("bad listen address");
+    return 2;
+  }
+  auto admin = admin::AdminServer::Create(health_address->host, health_address->port, metrics, [&controller] { return controller.Readiness(); });
+  if (!admin.ok()) {
+    spdlog::error("-listenhealth {}: {}", options.listen_health,
+                  std::string(admin.status().message()));
+    return 1;
+  }
+  (*admin)->Handle("/debug/config_dump", [&watcher](const admin::Request& request) {
+    std::string node = request.Query("node");
+    if (node.empty()) {
+      return admin::Response{.status = 400,
+                             .content_type = "text/plain",
+                             .body = "missing ?node=ID (optional: &zone=ZONE, &ads=false)\n"};
+    }
+    xds::NodeInfo info{
+        .id = node, .zone = request.Query("zone"), .uses_ads = request.Query("ads") != "false"};
+    return admin::Response{.status = 200,
+                           .content_type = "application/json",
+                           .body = ConfigDumpJson(node, watcher.Fetch(info))};
+  });
+  (*admin)->Handle("/debug/nodes", [&node_status](const admin::Request&) {
+    return admin::Response{
+        .status = 200, .content_type = "application/json", .body = NodesJson(node_status)};
+  });
+  (*admin)->Handle("/debug/services", [&watcher, &translate_options](const admin::Request&) {
+    model::WorldPtr world = watcher.world();
+    std::vector<translate::ServiceReport> services;
+    if (world != nullptr) services = translate::DescribeServices(*world, translate_options);
+    return admin::Response{
+        .status = 200, .content_type = "application/json", .body = ServicesJson(services)};
+  });
+  (*admin)->Handle("/debug/clusters", [&controller](const admin::Request&) {
+    return admin::Response{.status = 200,
+                           .content_type = "application/json",
+                           .body = ClustersJson(controller.Clusters())};
+  });
+
+  xds::XdsServerOptions server_options;
+  server_options.listen_address = GrpcListenAddress(*xds_address);
+  server_options.tls = *tls;
+  server_options.check_peer_identity = !options.peer_skip_cn;
+  auto server = xds::XdsServer::Start(server_options, watcher, node_status);
+  if (!server.ok()) {
+    spdlog::error("-listen {}: {}", options.listen, std::string(server.status().message()));
+    return 1;
+  }
+  // Tests and scripts read the bound ports from these lines (ports may be 0).
+  spdlog::info("xDS listening on {} port {} ({})", server_options.listen_address, (*server)->port(),
+               tls->has_value() ? ((*tls)->client_ca.empty() ? "TLS" : "mutual TLS") : "plaintext");
+  spdlog::info("admin listening on port {}", (*admin)->port());
+
+  controller.Start();
+  for (size_t i = 0; i < config_sources.size(); ++i) {
+    absl::Status started = config_sources[i]->Start(
+        [&controller, i](sources::ClusterState state) {
+          controller.OnConfigClusterState(i, std::move(state));
+        });
+    if (!started.ok()) {
+      spdlog::error("-configcluster {}: {}", options.config_clusters[i].source,
+                    std::string(started.message()));
+      return 1;
+    }
+  }
+  for (size_t i = 0; i < endpoint_sources.size(); ++i) {
+    absl::Status started = endpoint_sources[i]->Start(
+        [&controller, i](sources::ClusterState state) {
+          controller.OnEndpointClusterState(i, std::move(state));
+        });
+    if (!started.ok()) {
+      spdlog::error("-endpointcluster {}: {}", options.endpoint_clusters[i].source,
+                    std::string(started.message()));
+      return 1;
+    }
+  }
+
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  spdlog::info("signal {}: stopping", signal);
+  // Sources stop first (no more events), then serving; the controller and
+  // the watcher go last as locals.
+  config_sources.clear();
+  endpoint_sources.clear();
+  server->reset();
+  admin->reset();
+  return 0;
+}
+
+}  // namespace
+}  // namespace propsy
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  absl::StatusOr<propsy::CommandLine> command_line = propsy::ParseCommandLine(args);
+  if (!command_line.ok()) {
+    fmt::print(stderr, "propsy: {}\nRun 'propsy -help' for usage.\n",
+               std::string(command_line.status().message()));
+    return 2;
+  }
+  switch (command_line->action) {
+    case propsy::CommandLine::Action::kHelp:
+    case propsy::CommandLine::Action::kVersion:
+      fmt::print("{}", command_line->text);
+      return 0;
+    case propsy::CommandLine::Action::kRun:
+      break;
+  }
+  return propsy::Run(command_line->options);
+}

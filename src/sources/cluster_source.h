@@ -1,0 +1,46 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "model/cluster_objects.h"
+
+namespace propsy::sources {
+
+// What one cluster source holds right now.
+struct ClusterState {
+  // Never null once reported; the same pointer while nothing changed.
+  model::ClusterObjectsPtr objects;
+  // The initial list (or scan) finished; true in every callback of a source
+  // that reports only after its initial scan.
+  bool synced = false;
+  // The source is unreachable now; `objects` is the last known state.
+  bool stale = false;
+  int64_t stale_since_unix_ms = 0;  // meaningful when stale
+  // Current input problems, each naming where it is, e.g.
+  // "a.yaml:12: ProPsyService default/web: spec.percent: ...". Empty when
+  // every input is fine. Problems never remove objects that were good.
+  std::vector<std::string> problems;
+};
+
+// Where a cluster's objects come from: a Kubernetes API server or a `dir:`
+// tree of manifests. Sources only report; the controller owns what follows.
+class ClusterSource {
+ public:
+  using Callback = std::function<void(ClusterState)>;
+
+  virtual ~ClusterSource() = default;
+
+  // Starts watching. Calls `on_change` from the source's own thread with the
+  // full state after the initial scan and after every change; never
+  // concurrently. The destructor stops the thread; no calls after it returns.
+  virtual absl::Status Start(Callback on_change) = 0;
+
+  // For logs and /debug: "dir:/etc/propsy", "kubeconfig /k/a.yaml", ...
+  virtual std::string Describe() const = 0;
+};
+
+}  // namespace propsy::sources
