@@ -8,9 +8,15 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-"$root/scripts/install-deps.sh"
-cmake -S "$root" -B "$root/build" -G Ninja >/dev/null
-ninja -C "$root/build" propsy
+# PROPSY_BINARY: use an already built propsy (the tests do) instead of
+# installing and building.
+propsy="${PROPSY_BINARY:-}"
+if [ -z "$propsy" ]; then
+  "$root/scripts/install-deps.sh"
+  cmake -S "$root" -B "$root/build" -G Ninja >/dev/null
+  ninja -C "$root/build" propsy
+  propsy="$root/build/src/main/propsy"
+fi
 
 run="$(mktemp -d /tmp/propsy-quickstart.XXXXXX)"
 pids=()
@@ -38,7 +44,7 @@ python3 "$here/backends.py" http:web-a@127.0.0.11:8080 http:web-canary-a@127.0.0
   >"$run/backends.log" 2>&1 &
 pids+=($!)
 
-"$root/build/src/main/propsy" -listen 127.0.0.1:18000 -listenhealth 127.0.0.1:18001 -zone zone-a \
+"$propsy" -listen 127.0.0.1:18000 -listenhealth 127.0.0.1:18001 -zone zone-a \
   -configcluster "dir:$run/zone-a:zone-a" -configcluster "dir:$run/zone-b:zone-b" \
   -endpointcluster "dir:$run/zone-a:zone-a:0" -endpointcluster "dir:$run/zone-b:zone-b:1" \
   >"$run/propsy.log" 2>&1 &

@@ -81,7 +81,8 @@ void Controller::OnState(std::vector<Slot>& slots, size_t index, sources::Cluste
       state.objects = KeepNamespaces(state.objects, options_.namespaces);
     }
     if (state.synced && !slot.state.synced) {
-      spdlog::info("cluster {} ({}) synced", slot.info.name, slot.info.source);
+      spdlog::info("{} cluster {} ({}) synced", &slots == &config_ ? "config" : "endpoint",
+                   slot.info.name, slot.info.source);
     }
     // Once synced, always synced: a later outage is "stale", not "unsynced".
     state.synced = state.synced || slot.state.synced;
@@ -153,6 +154,7 @@ void Controller::Run() {
       continue;
     }
     if (!published_) {
+      spdlog::info("initial sync done: serving configuration");
       for (const std::vector<Slot>* slots : {&config_, &endpoint_}) {
         for (const Slot& slot : *slots) {
           if (!slot.state.synced) {

@@ -19,7 +19,8 @@ void WriteMessage(JsonWriter& out, const google::protobuf::Message& message) {
   options.preserve_proto_field_names = true;
   auto status = google::protobuf::util::MessageToJsonString(message, &json, options);
   if (!status.ok()) {
-    out.String(std::string("unprintable: ") + std::string(status.message()));
+    std::string error = "unprintable: " + std::string(status.message());
+    out.String(error.data(), error.size());
     return;
   }
   out.RawValue(json.data(), json.size(), rapidjson::kObjectType);

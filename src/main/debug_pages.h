@@ -5,6 +5,7 @@
 
 #include "control/controller.h"
 #include "model/world.h"
+#include "translate/service_status.h"
 #include "translate/translate.h"
 #include "xds/node_status.h"
 #include "xds/snapshot.h"

@@ -239,11 +239,6 @@ int Run(const PropsyOptions& options) {
     spdlog::error("-listen {}: {}", options.listen, std::string(server.status().message()));
     return 1;
   }
-  // Tests and scripts read the bound ports from these lines (ports may be 0).
-  spdlog::info("xDS listening on {} port {} ({})", server_options.listen_address, (*server)->port(),
-               tls->has_value() ? ((*tls)->client_ca.empty() ? "TLS" : "mutual TLS") : "plaintext");
-  spdlog::info("admin listening on port {}", (*admin)->port());
-
   controller.Start();
   for (size_t i = 0; i < config_sources.size(); ++i) {
     absl::Status started = config_sources[i]->Start(

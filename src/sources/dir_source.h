@@ -1,0 +1,111 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "model/cluster_objects.h"
+#include "model/manifest.h"
+#include "sources/cluster_source.h"
+
+namespace propsy::sources {
+
+struct DirSourceOptions {
+  // Events closer together than this are one change (editor save bursts,
+  // `kubectl cp` of several files): the tree is rescanned once they stop.
+  std::chrono::milliseconds quiet_period{20};
+  // ... but never later than this after the first event of a burst.
+  std::chrono::milliseconds max_delay{1000};
+  // While the directory is missing, how often to look for it again.
+  std::chrono::milliseconds missing_poll{1000};
+};
+
+// A `dir:PATH` cluster: every *.yaml, *.yml and *.json file under PATH
+// (recursively; names starting with "." are skipped, symlinks are followed so
+// Kubernetes ConfigMap mounts with their ..data symlink work), each holding
+// any number of objects (ProPsyService, EndpointSlice, Endpoints, Secret;
+// other kinds are ignored).
+//
+// Watching: inotify on every directory of the tree, a thread that polls it
+// and a stop eventfd. Any event starts a quiet period, then the whole tree is
+// rescanned in sorted path order into one long-lived ObjectStore (objects no
+// file defines any more are dropped).
+//
+// Invariants:
+// - Bad input never loses good objects: a file that stops parsing keeps
+//   contributing the objects of its last good parse; an object whose update
+//   fails to decode keeps its last good version (ObjectStore).
+// - Two definitions of one kind + namespace/name: the first path in sort
+//   order (and the first document in a file) wins; the other is a problem.
+// - If PATH disappears, the last state is kept and reported stale until
+//   PATH is back.
+// - The callback runs after the first successful scan (synced), then only
+//   when the objects, the problems or staleness changed.
+class DirSource : public ClusterSource {
+ public:
+  // Fails unless `path` is a readable directory.
+  static absl::StatusOr<std::unique_ptr<DirSource>> Create(std::string path,
+                                                           DirSourceOptions options = {});
+  ~DirSource() override;
+  DirSource(const DirSource&) = delete;
+  DirSource& operator=(const DirSource&) = delete;
+
+  absl::Status Start(Callback on_change) override;
+  std::string Describe() const override { return "dir:" + path_; }
+
+ private:
+  // A manifest file as last read.
+  struct FileState {
+    std::string content;
+    // Documents of the newest content that parsed (may be older than
+    // `content` when that does not parse).
+    std::shared_ptr<const std::vector<model::ManifestDocument>> documents;
+    std::string parse_problem;  // of `content`; empty when it parsed
+  };
+
+  DirSource(std::string path, DirSourceOptions options);
+
+  void Run();
+  // Returns false when stop was requested while waiting.
+  bool WaitForQuiet();
+  // Reads pending inotify events; true if there were any.
+  bool DrainEvents();
+  void Rescan();
+  // Lists manifest files (relative paths, sorted) and (re)adds watches for
+  // every directory reached; false when the root is not a readable directory.
+  bool ListTree(std::vector<std::string>* files);
+  void ListDirectory(const std::string& relative, std::set<std::pair<dev_t, ino_t>>* visited,
+                     std::set<int>* watches, std::vector<std::string>* files);
+  // Reads and parses `relative` unless its content is unchanged.
+  void RefreshFile(const std::string& relative);
+  // Sends the state if it differs from the last one sent.
+  void Report(std::vector<std::string> problems);
+
+  const std::string path_;
+  const DirSourceOptions options_;
+  int inotify_fd_ = -1;
+  int stop_fd_ = -1;
+  std::thread thread_;
+  Callback on_change_;
+
+  // Owned by the thread once started.
+  model::ObjectStore store_;
+  std::map<std::string, FileState> files_;  // by path relative to path_
+  std::set<int> watches_;                   // inotify watch descriptors
+  bool synced_ = false;
+  bool stale_ = false;
+  int64_t stale_since_unix_ms_ = 0;
+  std::vector<std::string> file_problems_;  // of the last successful scan
+  std::set<std::string> logged_problems_;   // so each is logged once
+  bool reported_ = false;
+  ClusterState last_reported_;
+};
+
+}  // namespace propsy::sources
