@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what is missing, checks
 # formatting, builds, runs every CTest label (unit, integration, e2e), then
-# runs unit + integration again under AddressSanitizer + UBSan.
+# runs unit + integration again under AddressSanitizer + UBSan, then fuzzes
+# every parser briefly with libFuzzer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs="${PROPSY_JOBS:-2}"
@@ -23,9 +24,12 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPROPSY_SANITIZE=ON 
 ninja -C build-asan -j "$jobs"
 echo "asan build: $(( $(date +%s) - start ))s"
 
-echo "== tests under ASan + UBSan (unit, integration)"
+echo "== tests under ASan + UBSan (unit, integration, fuzz corpora)"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest -L 'unit|integration' --output-on-failure -j "$jobs")
+  ctest -L 'unit|integration|fuzz' --output-on-failure -j "$jobs")
 
-echo "== all tests (unit, integration, e2e)"
+echo "== all tests (unit, integration, e2e, fuzz corpora)"
 (cd build && ctest --output-on-failure)
+
+echo "== libFuzzer on every parser (clang, ${PROPSY_FUZZ_SECONDS:-10} s each)"
+FUZZ_SECONDS="${PROPSY_FUZZ_SECONDS:-10}" scripts/fuzz.sh

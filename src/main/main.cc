@@ -289,7 +289,7 @@ int main(int argc, char** argv) {
   switch (command_line->action) {
     case propsy::CommandLine::Action::kHelp:
     case propsy::CommandLine::Action::kVersion:
-      fmt::print("{}", command_line->text);
+      fmt::print("{}{}", command_line->text, command_line->text.ends_with('\n') ? "" : "\n");
       return 0;
     case propsy::CommandLine::Action::kRun:
       break;

@@ -2,10 +2,13 @@
 
 #include <rapidjson/document.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "model/endpoints.h"
@@ -17,6 +20,9 @@ namespace propsy::model {
 
 enum class ObjectKind { kProPsyService, kEndpointSlice, kEndpoints, kSecret };
 const char* ObjectKindName(ObjectKind kind);
+// The kind of an object by its apiVersion and kind, or nullopt for kinds
+// ProPsy does not use.
+std::optional<ObjectKind> ObjectKindOf(std::string_view api_version, std::string_view kind);
 
 // One object as last seen, with the newest version that decoded cleanly.
 // When an update turns an object invalid, `last_good` keeps the previous
@@ -27,6 +33,7 @@ struct Entry {
   std::optional<T> last_good;
   ObjectMeta latest_meta;  // of the newest version seen, valid or not
   absl::Status error;      // ok iff the newest version is `last_good`
+  bool operator==(const Entry&) const = default;
 };
 
 // Every endpoint object of one service in one cluster, by object name.
@@ -55,22 +62,47 @@ class ObjectStore {
   ObjectStore();
 
   // Decodes `object` by its apiVersion/kind and records it. Objects of kinds
-  // ProPsy does not use are ignored (ok). Returns the decode error, if any,
-  // for the caller to log; the error is also kept in the entry.
+  // ProPsy does not use are ignored (ok), and so are Secrets that are not of
+  // type kubernetes.io/tls (one that was stored is dropped). Returns the
+  // decode error, if any, for the caller to log; the error is also kept in
+  // the entry (with `latest_meta` read as far as it goes). An object whose
+  // namespace/name cannot be read at all is not stored; nor is an invalid
+  // EndpointSlice that cannot be attributed to a service. An object without
+  // apiVersion/kind is an error.
+  //
+  // An EndpointSlice whose service label changes moves to its new service;
+  // an invalid update of a slice stays with the service of its last good
+  // version. Re-upserting an equal object changes nothing (the snapshot
+  // pointer stays), so relists and rescans are cheap downstream.
   absl::Status Upsert(const rapidjson::Value& object);
+  // Same, for a source that knows the kind (list items of built-in kinds come
+  // without apiVersion/kind).
+  absl::Status Upsert(ObjectKind kind, const rapidjson::Value& object);
   void Delete(ObjectKind kind, const ObjectKey& key);
   // Drops every object of `kind` not in `keep` (after a relist or rescan).
+  // For kEndpoints the keys are those of the Endpoints objects (= services).
   void RetainOnly(ObjectKind kind, const std::vector<ObjectKey>& keep);
 
   // The current contents; the same pointer until something changes.
   ClusterObjectsPtr Snapshot();
 
  private:
+  absl::Status UpsertSlice(const rapidjson::Value& object, bool* changed);
+  absl::Status UpsertCoreEndpoints(const rapidjson::Value& object, bool* changed);
+  // Stores `entry` as slice `slice` of `service`, moving it from another
+  // service that held it.
+  void PutSlice(const ObjectKey& service, const ObjectKey& slice, Entry<EndpointSlice> entry,
+                bool* changed);
+  const Entry<EndpointSlice>* FindSlice(const ObjectKey& service, const ObjectKey& slice) const;
+  // Edits a private copy of the service's endpoint set and stores it (drops
+  // it when left empty); snapshots already handed out are not touched.
+  void EditEndpoints(const ObjectKey& service, const std::function<void(ServiceEndpoints&)>& edit);
+
   ClusterObjects objects_;
   // Slice key -> owning service key, so a slice that moves or is deleted is
   // found without its body.
   std::map<ObjectKey, ObjectKey> slice_owner_;
-  ClusterObjectsPtr snapshot_;
+  ClusterObjectsPtr snapshot_;  // null when objects_ changed since the last Snapshot()
 };
 
 }  // namespace propsy::model

@@ -45,15 +45,21 @@ struct EndpointSlice {
 
   // The service this slice belongs to, in the slice's namespace.
   ObjectKey ServiceKey() const { return {meta.key.namespace_name, service_name}; }
+  bool operator==(const EndpointSlice&) const = default;
 };
 
 // Decodes a discovery.k8s.io/v1 EndpointSlice. Errors name the field path.
 // A slice without the kubernetes.io/service-name label is an error (it cannot
-// be attributed to a service).
+// be attributed to a service). apiVersion/kind are checked when present (list
+// items of built-in kinds come without them). Addresses must be IP literals of
+// the slice's addressType (FQDN slices: any non-empty text); IP addresses are
+// canonicalized. A port entry without a port ("all ports") is skipped.
 absl::StatusOr<EndpointSlice> DecodeEndpointSlice(const rapidjson::Value& object);
 
 // Decodes a core/v1 Endpoints object into slices, one per subset and address
-// family; all carry the object's meta and service_name = its name.
+// family (empty ones are left out); all carry the object's meta and
+// service_name = its name. notReadyAddresses become endpoints with ready and
+// serving false.
 absl::StatusOr<std::vector<EndpointSlice>> DecodeCoreEndpoints(const rapidjson::Value& object);
 
 }  // namespace propsy::model

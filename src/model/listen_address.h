@@ -9,7 +9,7 @@
 namespace propsy::model {
 
 // Where a listener binds. Parsed from `PORT`, `HOST:PORT`, `0:PORT`
-// (= 0.0.0.0) or `[IPV6]:PORT`; a bare PORT binds 0.0.0.0.
+// (= 0.0.0.0) or `[IPV6]:PORT`; a bare PORT (or `:PORT`) binds 0.0.0.0.
 struct ListenAddress {
   std::string host;  // an IP literal, IPv6 without brackets
   uint32_t port = 0;

@@ -28,6 +28,8 @@ struct ObjectMeta {
   // (manifests in files usually have none: they are then ordered by key).
   std::string creation_timestamp;
   std::map<std::string, std::string> labels;
+
+  bool operator==(const ObjectMeta&) const = default;
 };
 
 }  // namespace propsy::model

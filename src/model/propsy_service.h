@@ -43,7 +43,9 @@ struct OutlierDetectionSpec {
 };
 
 // The validated `spec` of a ProPsyService (SPEC §2). Defaults are applied:
-// type HTTP, pathPrefix "/", connect timeout = timeout when absent.
+// type HTTP, pathPrefix "/", connect timeout = timeout when absent (capped
+// at 60000 ms, the connect timeout's maximum, when timeout is longer).
+// At least one of service_port / service_port_name is set.
 struct ProPsyServiceSpec {
   std::string service;
   uint32_t service_port = 0;
@@ -69,6 +71,7 @@ struct ProPsyServiceSpec {
 struct ProPsyService {
   ObjectMeta meta;
   ProPsyServiceSpec spec;
+  bool operator==(const ProPsyService&) const = default;
 };
 
 inline constexpr char kProPsyGroup[] = "propsy.seznam.cz";
@@ -79,6 +82,21 @@ inline constexpr char kProPsyKind[] = "ProPsyService";
 // spec). Never trusts a schema to have run. On failure the status message
 // lists every problem by field path, e.g.
 // "spec.percent: must be between 0 and 100, got 150; spec.listen: missing".
+//
+// Choices where SPEC leaves room:
+// - metadata.namespace defaults to "default" when absent: manifests in files
+//   often leave it out (kubectl would fill in its context's namespace,
+//   usually "default"). The same holds for every decoder of this folder.
+// - servicePort is required unless servicePortName is given; with both, the
+//   name picks the port per slice.
+// - Unknown spec fields are errors naming the field (files have no schema to
+//   prune a typo such as `precent`); null values count as absent.
+// - type and healthCheckType are case-insensitive; `path` is an alias of
+//   pathPrefix and the ...Threshold spellings of the ...Treshold fields
+//   (both given with different values is an error).
+// - healthCheck* fields need healthCheckType; healthCheckOutlier* fields are
+//   validated always and take effect only with healthCheckOutlierEnabled.
+// - A TCP service must not set pathPrefix (other than "/") or prefixRewrite.
 absl::StatusOr<ProPsyService> DecodeProPsyService(const rapidjson::Value& object);
 
 }  // namespace propsy::model

@@ -11,7 +11,7 @@ namespace propsy::model {
 
 // A config or endpoint cluster as given on the command line.
 struct ClusterInfo {
-  std::string name;  // unique among clusters of its role; used as sub-zone
+  std::string name;    // unique among clusters of its role; used as sub-zone
   std::string source;  // kubeconfig path, "incluster" or "dir:PATH"
   std::string zone;
   int priority = 0;  // endpoint clusters only; unique among them
