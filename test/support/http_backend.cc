@@ -12,11 +12,18 @@ namespace propsy::test {
 
 HttpBackend::HttpBackend(std::string name)
     : name_(std::move(name)), server_(std::make_unique<httplib::Server>()) {
-  auto handler = [this](const httplib::Request&, httplib::Response& response) {
+  auto handler = [this](const httplib::Request& request, httplib::Response& response) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      paths_.push_back(request.path);
+    }
     requests_.fetch_add(1);
     response.set_header("x-backend", name_);
     response.set_content(name_, "text/plain");
   };
+  // Without TCP_NODELAY the body waits for the peer's delayed ACK of the
+  // headers (tens of ms per request on a keep-alive connection).
+  server_->set_tcp_nodelay(true);
   server_->Get(".*", handler);
   server_->Post(".*", handler);
   server_->Put(".*", handler);
@@ -30,6 +37,11 @@ HttpBackend::HttpBackend(std::string name)
     thread_.join();
     throw std::runtime_error(fmt::format("backend {}: did not start", name_));
   }
+}
+
+std::vector<std::string> HttpBackend::paths() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return paths_;
 }
 
 HttpBackend::~HttpBackend() {

@@ -2,8 +2,12 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
 
 namespace httplib {
 class Server;
@@ -12,7 +16,8 @@ class Server;
 namespace propsy::test {
 
 // A tiny HTTP/1.1 server on 127.0.0.1 (a free port) that answers every
-// request with 200 and its own name as the body, and counts the requests.
+// request with 200 and its own name as the body, counts the requests and
+// records their paths (so a test sees what a proxy rewrote).
 // Stops when destroyed; that waits for open keep-alive connections (up to
 // 5 s), so stop the clients (Envoy) first.
 class HttpBackend {
@@ -26,6 +31,8 @@ class HttpBackend {
   const std::string& name() const { return name_; }
   int port() const { return port_; }
   int requests() const { return requests_.load(); }
+  // The path of every request so far, in arrival order.
+  std::vector<std::string> paths() const;
 
  private:
   std::string name_;
@@ -33,6 +40,8 @@ class HttpBackend {
   std::thread thread_;
   int port_ = 0;
   std::atomic<int> requests_{0};
+  mutable std::mutex mu_;
+  std::vector<std::string> paths_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace propsy::test
