@@ -38,7 +38,8 @@ Controller::Controller(ControllerOptions options, std::vector<model::ClusterInfo
     : options_(std::move(options)), publish_(std::move(publish)) {
   sources::ClusterState empty;
   empty.objects = std::make_shared<const model::ClusterObjects>();
-  for (auto& info : config_clusters) config_.push_back(Slot{.info = std::move(info), .state = empty});
+  for (auto& info : config_clusters)
+    config_.push_back(Slot{.info = std::move(info), .state = empty});
   for (auto& info : endpoint_clusters) {
     endpoint_.push_back(Slot{.info = std::move(info), .state = empty});
   }

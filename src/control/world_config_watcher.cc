@@ -94,8 +94,9 @@ xds::SnapshotPtr WorldConfigWatcher::SnapshotForLocked(const xds::NodeInfo& node
       ToSnapshot(translate::Translate(*world_, context, options_), interner_);
   if (!snapshot.ok()) {
     ++rejected_translations_;
-    spdlog::error("node {}: translated configuration is inconsistent, keeping the last good one: {}",
-                  node.id, std::string(snapshot.status().message()));
+    spdlog::error(
+        "node {}: translated configuration is inconsistent, keeping the last good one: {}", node.id,
+        std::string(snapshot.status().message()));
     auto last = last_good_.find(key);
     xds::SnapshotPtr fallback = last == last_good_.end() ? nullptr : last->second;
     memo_[key] = fallback;

@@ -23,7 +23,7 @@ namespace propsy {
 namespace {
 
 absl::StatusOr<std::unique_ptr<sources::ClusterSource>> MakeSource(const std::string& flag,
-                                                                    const std::string& source) {
+                                                                   const std::string& source) {
   if (source.starts_with("dir:")) {
     auto dir = sources::DirSource::Create(source.substr(4));
     if (!dir.ok()) {
@@ -47,11 +47,10 @@ std::string GrpcListenAddress(const HostPort& address) {
 void RegisterMetrics(admin::Registry& registry, const xds::NodeStatusRegistry& nodes,
                      const control::Controller& controller,
                      const control::WorldConfigWatcher& watcher) {
-  registry.AddCollector("propsy_connected_streams", "xDS streams currently open.", {},
-                        [&nodes] {
-                          return std::vector<admin::GaugeSample>{
-                              {.labels = {}, .value = double(nodes.ConnectedStreams())}};
-                        });
+  registry.AddCollector("propsy_connected_streams", "xDS streams currently open.", {}, [&nodes] {
+    return std::vector<admin::GaugeSample>{
+        {.labels = {}, .value = double(nodes.ConnectedStreams())}};
+  });
   registry.AddCollector(
       "propsy_xds_totals", "xDS responses sent and answers received since start, by kind.",
       {"kind"}, [&nodes] {
@@ -84,8 +83,8 @@ void RegisterMetrics(admin::Registry& registry, const xds::NodeStatusRegistry& n
           if (cluster.is_config) {
             samples.push_back({.labels = {cluster.info.name, role, "ProPsyService"},
                                .value = double(cluster.services)});
-            samples.push_back({.labels = {cluster.info.name, role, "Secret"},
-                               .value = double(cluster.secrets)});
+            samples.push_back(
+                {.labels = {cluster.info.name, role, "Secret"}, .value = double(cluster.secrets)});
           } else {
             samples.push_back({.labels = {cluster.info.name, role, "ServiceEndpoints"},
                                .value = double(cluster.endpoint_services)});
@@ -93,30 +92,30 @@ void RegisterMetrics(admin::Registry& registry, const xds::NodeStatusRegistry& n
         }
         return samples;
       });
-  registry.AddCollector("propsy_cluster_stale",
-                        "1 while a cluster is unreachable and its last known state is served.",
-                        {"cluster", "role"}, [&controller] {
-                          std::vector<admin::GaugeSample> samples;
-                          for (const auto& cluster : controller.Clusters()) {
-                            samples.push_back(
-                                {.labels = {cluster.info.name, cluster.is_config ? "config"
-                                                                                 : "endpoint"},
-                                 .value = cluster.stale ? 1.0 : 0.0});
-                          }
-                          return samples;
-                        });
-  registry.AddCollector("propsy_cluster_input_problems",
-                        "Input problems (bad files or objects) a cluster currently has.",
-                        {"cluster", "role"}, [&controller] {
-                          std::vector<admin::GaugeSample> samples;
-                          for (const auto& cluster : controller.Clusters()) {
-                            samples.push_back(
-                                {.labels = {cluster.info.name, cluster.is_config ? "config"
-                                                                                 : "endpoint"},
-                                 .value = double(cluster.problems.size())});
-                          }
-                          return samples;
-                        });
+  registry.AddCollector(
+      "propsy_cluster_stale",
+      "1 while a cluster is unreachable and its last known state is served.", {"cluster", "role"},
+      [&controller] {
+        std::vector<admin::GaugeSample> samples;
+        for (const auto& cluster : controller.Clusters()) {
+          samples.push_back(
+              {.labels = {cluster.info.name, cluster.is_config ? "config" : "endpoint"},
+               .value = cluster.stale ? 1.0 : 0.0});
+        }
+        return samples;
+      });
+  registry.AddCollector(
+      "propsy_cluster_input_problems",
+      "Input problems (bad files or objects) a cluster currently has.", {"cluster", "role"},
+      [&controller] {
+        std::vector<admin::GaugeSample> samples;
+        for (const auto& cluster : controller.Clusters()) {
+          samples.push_back(
+              {.labels = {cluster.info.name, cluster.is_config ? "config" : "endpoint"},
+               .value = double(cluster.problems.size())});
+        }
+        return samples;
+      });
 }
 
 int Run(const PropsyOptions& options) {
@@ -181,9 +180,8 @@ int Run(const PropsyOptions& options) {
           .max_delay = std::chrono::milliseconds(1000),
           .sync_timeout = options.sync_timeout,
           .namespaces = options.namespaces,
-          .observe_publish_delay = [&publish_delay](double seconds) {
-            publish_delay.Observe(seconds);
-          }},
+          .observe_publish_delay =
+              [&publish_delay](double seconds) { publish_delay.Observe(seconds); }},
       config_clusters, endpoint_clusters,
       [&watcher](model::WorldPtr world) { watcher.Publish(std::move(world)); });
   RegisterMetrics(metrics, node_status, controller, watcher);
@@ -194,7 +192,8 @@ int Run(const PropsyOptions& options) {
     spdlog::error("bad listen address");
     return 2;
   }
-  auto admin = admin::AdminServer::Create(health_address->host, health_address->port, metrics, [&controller] { return controller.Readiness(); });
+  auto admin = admin::AdminServer::Create(health_address->host, health_address->port, metrics,
+                                          [&controller] { return controller.Readiness(); });
   if (!admin.ok()) {
     spdlog::error("-listenhealth {}: {}", options.listen_health,
                   std::string(admin.status().message()));
@@ -241,10 +240,9 @@ int Run(const PropsyOptions& options) {
   }
   controller.Start();
   for (size_t i = 0; i < config_sources.size(); ++i) {
-    absl::Status started = config_sources[i]->Start(
-        [&controller, i](sources::ClusterState state) {
-          controller.OnConfigClusterState(i, std::move(state));
-        });
+    absl::Status started = config_sources[i]->Start([&controller, i](sources::ClusterState state) {
+      controller.OnConfigClusterState(i, std::move(state));
+    });
     if (!started.ok()) {
       spdlog::error("-configcluster {}: {}", options.config_clusters[i].source,
                     std::string(started.message()));
@@ -252,8 +250,8 @@ int Run(const PropsyOptions& options) {
     }
   }
   for (size_t i = 0; i < endpoint_sources.size(); ++i) {
-    absl::Status started = endpoint_sources[i]->Start(
-        [&controller, i](sources::ClusterState state) {
+    absl::Status started =
+        endpoint_sources[i]->Start([&controller, i](sources::ClusterState state) {
           controller.OnEndpointClusterState(i, std::move(state));
         });
     if (!started.ok()) {

@@ -57,8 +57,7 @@ ControllerOptions FastOptions() {
 
 TEST(ControllerTest, PublishesNothingUntilEveryLocalClusterSynced) {
   Published published;
-  Controller controller(FastOptions(), {Cluster("ca", "a")}, {Cluster("ea", "a")},
-                        published.Fn());
+  Controller controller(FastOptions(), {Cluster("ca", "a")}, {Cluster("ea", "a")}, published.Fn());
   controller.Start();
   controller.OnConfigClusterState(0, Synced());
   std::this_thread::sleep_for(milliseconds(150));
@@ -154,8 +153,7 @@ TEST(ControllerTest, MaxDelayBoundsAContinuousStream) {
 
 TEST(ControllerTest, StaleSourceKeepsItsLastObjects) {
   Published published;
-  Controller controller(FastOptions(), {Cluster("ca", "a")}, {Cluster("ea", "a")},
-                        published.Fn());
+  Controller controller(FastOptions(), {Cluster("ca", "a")}, {Cluster("ea", "a")}, published.Fn());
   controller.Start();
   auto objects = std::make_shared<model::ClusterObjects>();
   objects->endpoints[{"ns", "web"}] = std::make_shared<const model::ServiceEndpoints>();

@@ -41,18 +41,18 @@ model::WorldPtr WorldWith(const std::vector<model::ProPsyService>& services,
     endpoints->endpoints[slice.ServiceKey()] = set;
   }
   auto world = std::make_shared<model::World>();
-  world->config_clusters.push_back(model::ClusterView{
-      .info = {.name = "a", .source = "dir:a", .zone = "a", .priority = 0},
-      .objects = config,
-      .synced = true,
-      .stale = false,
-      .stale_since_unix_ms = 0});
-  world->endpoint_clusters.push_back(model::ClusterView{
-      .info = {.name = "a0", .source = "dir:a", .zone = "a", .priority = 0},
-      .objects = endpoints,
-      .synced = true,
-      .stale = false,
-      .stale_since_unix_ms = 0});
+  world->config_clusters.push_back(
+      model::ClusterView{.info = {.name = "a", .source = "dir:a", .zone = "a", .priority = 0},
+                         .objects = config,
+                         .synced = true,
+                         .stale = false,
+                         .stale_since_unix_ms = 0});
+  world->endpoint_clusters.push_back(
+      model::ClusterView{.info = {.name = "a0", .source = "dir:a", .zone = "a", .priority = 0},
+                         .objects = endpoints,
+                         .synced = true,
+                         .stale = false,
+                         .stale_since_unix_ms = 0});
   return world;
 }
 
@@ -93,8 +93,7 @@ TEST(WorldConfigWatcherTest, NotifiesOnlyWhenTheNodesSnapshotChanges) {
   EXPECT_EQ(seen.size(), 1u);
   // An endpoint change of n1's service: a new snapshot whose listener is the
   // very same resource (no listener churn).
-  watcher.Publish(
-      WorldWith({Service("web", 80, "n1"), Service("other", 82, "n2")}, "10.0.0.9"));
+  watcher.Publish(WorldWith({Service("web", 80, "n1"), Service("other", 82, "n2")}, "10.0.0.9"));
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_EQ(seen[0]->Of(xds::ResourceType::kListener).version,
             seen[1]->Of(xds::ResourceType::kListener).version);
