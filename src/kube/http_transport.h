@@ -46,7 +46,9 @@ class HttpTransport {
   virtual absl::StatusOr<HttpResponse> Send(const HttpRequest& request) = 0;
 
   // A streamed request (watch): `on_chunk` gets the body as it arrives, only
-  // for 2xx answers (other answers come back whole in the response body).
+  // for 2xx answers (other answers come back whole in the response body);
+  // it is first called with an empty chunk once a 2xx answer's headers are
+  // in, so a quiet stream is known to be connected.
   // Returns when the server ends the body, on_chunk returns false,
   // `cancelled` becomes true (checked at least every 200 ms), or the
   // connection is found dead (no bytes for the idle timeout).

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,9 +13,12 @@
 #include "admin/metrics.h"
 #include "control/controller.h"
 #include "control/world_config_watcher.h"
+#include "kube/curl_transport.h"
+#include "kube/kubeconfig.h"
 #include "main/debug_pages.h"
 #include "main/flags.h"
 #include "sources/dir_source.h"
+#include "sources/kube_source.h"
 #include "translate/service_status.h"
 #include "xds/server.h"
 #include "xds/server_tls.h"
@@ -22,21 +26,54 @@
 namespace propsy {
 namespace {
 
-absl::StatusOr<std::unique_ptr<sources::ClusterSource>> MakeSource(const std::string& flag,
-                                                                   const std::string& source) {
-  if (source.starts_with("dir:")) {
-    auto dir = sources::DirSource::Create(source.substr(4));
-    if (!dir.ok()) {
-      return absl::InvalidArgumentError(
-          fmt::format("-{} {}: {}", flag, source, std::string(dir.status().message())));
+// Makes the source of one -configcluster / -endpointcluster flag. Flags that
+// name the same kubeconfig (or incluster) share one transport: one
+// connection set per API server.
+class SourceFactory {
+ public:
+  explicit SourceFactory(std::vector<std::string> namespaces)
+      : namespaces_(std::move(namespaces)) {}
+
+  absl::StatusOr<std::unique_ptr<sources::ClusterSource>> Make(const std::string& flag,
+                                                               const std::string& source,
+                                                               sources::KubeSourceRole role) {
+    if (source.starts_with("dir:")) {
+      auto dir = sources::DirSource::Create(source.substr(4));
+      if (!dir.ok()) return Named(flag, source, dir.status());
+      return std::unique_ptr<sources::ClusterSource>(std::move(*dir));
     }
-    return std::unique_ptr<sources::ClusterSource>(std::move(*dir));
+    auto transport = TransportFor(source);
+    if (!transport.ok()) return Named(flag, source, transport.status());
+    sources::KubeSourceOptions options;
+    options.role = role;
+    options.namespaces = namespaces_;
+    options.description = source == "incluster" ? "incluster" : "kubeconfig " + source;
+    return std::unique_ptr<sources::ClusterSource>(
+        std::make_unique<sources::KubeSource>(*transport, std::move(options)));
   }
-  return absl::UnimplementedError(fmt::format(
-      "-{} {}: Kubernetes sources (kubeconfig, incluster) are not available in this build yet; "
-      "use dir:PATH",
-      flag, source));
-}
+
+ private:
+  static absl::Status Named(const std::string& flag, const std::string& source,
+                            const absl::Status& status) {
+    return absl::InvalidArgumentError(
+        fmt::format("-{} {}: {}", flag, source, std::string(status.message())));
+  }
+
+  absl::StatusOr<std::shared_ptr<kube::HttpTransport>> TransportFor(const std::string& source) {
+    if (auto known = transports_.find(source); known != transports_.end()) return known->second;
+    absl::StatusOr<kube::ClusterConnectionConfig> config =
+        source == "incluster" ? kube::InClusterConfig() : kube::LoadKubeconfig(source);
+    if (!config.ok()) return config.status();
+    auto transport = kube::CurlTransport::Create(std::move(*config));
+    if (!transport.ok()) return transport.status();
+    std::shared_ptr<kube::HttpTransport> shared = std::move(*transport);
+    transports_[source] = shared;
+    return shared;
+  }
+
+  const std::vector<std::string> namespaces_;
+  std::map<std::string, std::shared_ptr<kube::HttpTransport>> transports_;
+};
 
 // gRPC wants "[::]:8888" where Go accepts ":8888".
 std::string GrpcListenAddress(const HostPort& address) {
@@ -140,8 +177,10 @@ int Run(const PropsyOptions& options) {
   std::vector<model::ClusterInfo> endpoint_clusters;
   std::vector<std::unique_ptr<sources::ClusterSource>> config_sources;
   std::vector<std::unique_ptr<sources::ClusterSource>> endpoint_sources;
+  SourceFactory source_factory(options.namespaces);
   for (const ConfigClusterFlag& flag : options.config_clusters) {
-    auto source = MakeSource("configcluster", flag.source);
+    auto source =
+        source_factory.Make("configcluster", flag.source, sources::KubeSourceRole::kConfig);
     if (!source.ok()) {
       spdlog::error("{}", std::string(source.status().message()));
       return 2;
@@ -151,7 +190,8 @@ int Run(const PropsyOptions& options) {
         {.name = flag.name, .source = flag.source, .zone = flag.zone, .priority = 0});
   }
   for (const EndpointClusterFlag& flag : options.endpoint_clusters) {
-    auto source = MakeSource("endpointcluster", flag.source);
+    auto source =
+        source_factory.Make("endpointcluster", flag.source, sources::KubeSourceRole::kEndpoint);
     if (!source.ok()) {
       spdlog::error("{}", std::string(source.status().message()));
       return 2;
