@@ -225,6 +225,24 @@ int Run(const PropsyOptions& options) {
       config_clusters, endpoint_clusters,
       [&watcher](model::WorldPtr world) { watcher.Publish(std::move(world)); });
   RegisterMetrics(metrics, node_status, controller, watcher);
+  metrics.AddCollector(
+      "propsy_source_events",
+      "Cluster source activity since start (Kubernetes: lists, relists, watch restarts, decode "
+      "errors), per cluster and role.",
+      {"cluster", "role", "event"}, [&] {
+        std::vector<admin::GaugeSample> samples;
+        auto add = [&samples](const auto& sources, const auto& clusters, const char* role) {
+          for (size_t i = 0; i < sources.size(); ++i) {
+            for (const auto& [event, count] : sources[i]->Counters()) {
+              samples.push_back(
+                  {.labels = {clusters[i].name, role, event}, .value = double(count)});
+            }
+          }
+        };
+        add(config_sources, config_clusters, "config");
+        add(endpoint_sources, endpoint_clusters, "endpoint");
+        return samples;
+      });
 
   absl::StatusOr<HostPort> health_address = ParseHostPort(options.listen_health);
   absl::StatusOr<HostPort> xds_address = ParseHostPort(options.listen);
@@ -304,12 +322,13 @@ int Run(const PropsyOptions& options) {
   int signal = 0;
   sigwait(&stop_signals, &signal);
   spdlog::info("signal {}: stopping", signal);
-  // Sources stop first (no more events), then serving; the controller and
-  // the watcher go last as locals.
+  // The admin server goes first (its metrics read the sources), then the
+  // sources (no more events), then xDS serving; the controller and the
+  // watcher go last as locals.
+  admin->reset();
   config_sources.clear();
   endpoint_sources.clear();
   server->reset();
-  admin->reset();
   return 0;
 }
 

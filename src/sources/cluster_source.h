@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,10 @@ class ClusterSource {
 
   // For logs and /debug: "dir:/etc/propsy", "kubeconfig /k/a.yaml", ...
   virtual std::string Describe() const = 0;
+
+  // Running totals for metrics, e.g. {"watch_restarts": 3, "relists": 1};
+  // empty for sources that have none. Thread-safe.
+  virtual std::map<std::string, uint64_t> Counters() const { return {}; }
 };
 
 }  // namespace propsy::sources

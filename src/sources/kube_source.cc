@@ -278,6 +278,22 @@ void KubeSource::StartReflectors(bool endpoint_slices) {
   for (kube::Reflector* reflector : started) reflector->Start();
 }
 
+std::map<std::string, uint64_t> KubeSource::Counters() const {
+  std::map<std::string, uint64_t> counters{{"lists", 0},
+                                           {"relists", 0},
+                                           {"watches_started", 0},
+                                           {"watch_restarts", 0},
+                                           {"decode_errors", 0}};
+  for (const kube::ReflectorStats& stats : Stats()) {
+    counters["lists"] += stats.lists;
+    counters["relists"] += stats.relists;
+    counters["watches_started"] += stats.watches_started;
+    counters["watch_restarts"] += stats.watch_restarts;
+    counters["decode_errors"] += stats.decode_errors;
+  }
+  return counters;
+}
+
 ClusterState KubeSource::BuildState(
     std::optional<std::chrono::system_clock::time_point>* next_check) {
   std::lock_guard lock(mu_);

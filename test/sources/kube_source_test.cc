@@ -166,6 +166,11 @@ TEST_F(KubeSourceTest, SyncedOnlyAfterEveryReflectorListed) {
   const std::vector<kube::ReflectorStats> stats = source_->Stats();
   ASSERT_EQ(stats.size(), 2u);
   EXPECT_TRUE(stats[0].synced && stats[1].synced);
+  // Metrics see the same totals.
+  std::map<std::string, uint64_t> counters = source_->Counters();
+  EXPECT_EQ(counters["lists"], 2u);
+  EXPECT_EQ(counters["relists"], 0u);
+  EXPECT_EQ(counters["decode_errors"], 0u);
 }
 
 TEST_F(KubeSourceTest, StaleAfterTheOutageThresholdKeepsObjectsAndClearsOnRecovery) {
