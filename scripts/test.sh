@@ -9,6 +9,11 @@ jobs="${PROPSY_JOBS:-2}"
 
 scripts/install-deps.sh
 
+echo "== Kubernetes test environment (kube-apiserver + etcd from Go modules, cached by version)"
+start=$(date +%s)
+test/kube-env/build.sh >/dev/null
+echo "kube-env: $(( $(date +%s) - start ))s"
+
 echo "== clang-format check"
 git ls-files '*.h' '*.cc' | xargs clang-format --dry-run --Werror
 
