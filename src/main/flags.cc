@@ -209,6 +209,16 @@ std::string DeriveClusterName(std::string_view source) {
   if (size_t dot = base.rfind('.'); !dir && dot != std::string_view::npos && dot > 0) {
     base = base.substr(0, dot);
   }
+  // ".../cluster-b/kubeconfig" or "~/.kube/config": the folder names the cluster.
+  if (!dir && (base == "kubeconfig" || base == "config")) {
+    std::string_view parent = path.substr(0, path.size() - path.substr(path.rfind('/') + 1).size());
+    while (parent.size() > 1 && parent.back() == '/') parent.remove_suffix(1);
+    std::string_view folder = parent.substr(parent.rfind('/') + 1);
+    if (path.find('/') != std::string_view::npos && !folder.empty() && folder != "." &&
+        folder != ".." && folder != ".kube" && folder != "/") {
+      base = folder;
+    }
+  }
   if (base.empty() || base == "." || base == "..") return dir ? "dir" : "kubeconfig";
   std::string name(base);
   for (char& c : name) {

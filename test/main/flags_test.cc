@@ -300,6 +300,11 @@ TEST(DeriveClusterNameTest, FromSources) {
   EXPECT_EQ(DeriveClusterName("dir:/x/zone.a"), "zone.a");  // directories keep dots
   EXPECT_EQ(DeriveClusterName("/k/kubeconfig-foo.yaml"), "kubeconfig-foo");
   EXPECT_EQ(DeriveClusterName("/home/u/.kube/config"), "config");
+  // A file called kubeconfig or config is named by its folder.
+  EXPECT_EQ(DeriveClusterName("/tmp/clusters/zone-b/kubeconfig"), "zone-b");
+  EXPECT_EQ(DeriveClusterName("/etc/bar/config"), "bar");
+  EXPECT_EQ(DeriveClusterName("kubeconfig"), "kubeconfig");
+  EXPECT_EQ(DeriveClusterName("/kubeconfig"), "kubeconfig");
   EXPECT_EQ(DeriveClusterName("/k/.hidden"), ".hidden");
   EXPECT_EQ(DeriveClusterName("incluster"), "incluster");
   EXPECT_EQ(DeriveClusterName("/k/my cluster@prod.yaml"), "my-cluster-prod");
