@@ -144,6 +144,7 @@ ListResult ListCollection(HttpTransport& transport, const ListOptions& options,
           .http_status = 0,
           .retry_after = std::nullopt,
           .expired = false,
+          .unanswered = true,
       };
       return result;
     }
@@ -180,7 +181,8 @@ ListResult ListCollection(HttpTransport& transport, const ListOptions& options,
       result.failure = RequestFailure{.message = fmt::format("{}: {}", what, problem),
                                       .http_status = 0,
                                       .retry_after = std::nullopt,
-                                      .expired = false};
+                                      .expired = false,
+                                      .unanswered = false};
       return result;
     }
     if (const rapidjson::Value* items = model::FindField(*page, "items")) {

@@ -35,6 +35,8 @@ struct RequestFailure {
   std::optional<std::chrono::seconds> retry_after;
   // HTTP 410, or a Status with reason Expired / Gone: list again.
   bool expired = false;
+  // No HTTP answer at all: connection refused, reset, timed out.
+  bool unanswered = false;
 
   // Worth retrying the same request after a pause: transport failures, 429
   // and 5xx answers.

@@ -95,10 +95,16 @@ bool Reflector::SleepFor(milliseconds delay) {
   return !cancelled_.load();
 }
 
-bool Reflector::Backoff(std::optional<std::chrono::seconds> retry_after) {
-  milliseconds delay = retry_after.has_value()
-                           ? std::min<milliseconds>(*retry_after, options_.max_backoff)
+bool Reflector::Backoff(const RequestFailure* failure) {
+  milliseconds delay = failure != nullptr && failure->retry_after.has_value()
+                           ? std::min<milliseconds>(*failure->retry_after, options_.max_backoff)
                            : milliseconds(Random(0, backoff_.count()));
+  // No answer at all (connection refused, reset, timed out): trying again
+  // costs the server nothing, and changes made while it was out of reach
+  // must arrive within seconds of its return.
+  if (failure != nullptr && failure->unanswered) {
+    delay = std::min(delay, options_.max_unreachable_backoff);
+  }
   backoff_ = std::min(backoff_ * 2, options_.max_backoff);
   return SleepFor(delay);
 }
@@ -154,7 +160,7 @@ void Reflector::Run() {
       if (!ListAndApply(&failure)) {
         if (cancelled_.load()) return;
         MarkFailed(failure->message);
-        if (!Backoff(failure->retry_after)) return;
+        if (!Backoff(&*failure)) return;
         continue;
       }
       need_list = false;
@@ -170,24 +176,24 @@ void Reflector::Run() {
       case WatchEnd::kClosed:
         break;  // the server's timeoutSeconds ran out: watch on at once
       case WatchEnd::kQuickClose:
-        if (!Backoff(std::nullopt)) return;
+        if (!Backoff(nullptr)) return;
         break;
       case WatchEnd::kExpired:
         spdlog::info("{}: {}; listing again", transport_->Describe(), failure->message);
         // A list's version that expires before any event means something is
         // off with the server: do not spin between LIST and WATCH.
-        if (just_listed && resource_version_ == version_before_watch && !Backoff(std::nullopt)) {
+        if (just_listed && resource_version_ == version_before_watch && !Backoff(nullptr)) {
           return;
         }
         need_list = true;
         break;
       case WatchEnd::kRetry:
         MarkFailed(failure->message);
-        if (!Backoff(failure->retry_after)) return;
+        if (!Backoff(&*failure)) return;
         break;
       case WatchEnd::kRelist:
         MarkFailed(failure->message);
-        if (!Backoff(failure->retry_after)) return;
+        if (!Backoff(&*failure)) return;
         need_list = true;
         break;
       case WatchEnd::kCancelled:
@@ -325,6 +331,7 @@ Reflector::WatchEnd Reflector::Watch(std::optional<RequestFailure>* failure) {
         .http_status = 0,
         .retry_after = std::nullopt,
         .expired = false,
+        .unanswered = true,
     };
     return WatchEnd::kRetry;
   }
@@ -355,6 +362,7 @@ bool Reflector::HandleEvent(const WatchEvent& event, WatchEnd* end,
         .http_status = status.code,
         .retry_after = std::nullopt,
         .expired = status.IsExpired(),
+        .unanswered = false,
     };
     if ((*failure)->expired) {
       *end = WatchEnd::kExpired;

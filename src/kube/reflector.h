@@ -72,6 +72,11 @@ struct ReflectorOptions {
   // A Retry-After header replaces the random delay (capped at max_backoff).
   std::chrono::milliseconds initial_backoff{800};
   std::chrono::milliseconds max_backoff{std::chrono::seconds(30)};
+  // While the API server does not answer at all (transport failures), the
+  // delay is also capped here: a refused connection costs it nothing, and
+  // ProPsy must see changes within seconds of the server's return. Servers
+  // that answer 429/5xx get the full backoff.
+  std::chrono::milliseconds max_unreachable_backoff{std::chrono::seconds(2)};
   // A watch that ends cleanly sooner than this without any event counts as
   // a failure of sorts: it is retried after a backoff, not at once.
   std::chrono::milliseconds min_clean_watch{std::chrono::seconds(1)};
@@ -170,8 +175,9 @@ class Reflector {
   WatchEnd Watch(std::optional<RequestFailure>* failure);
   // Applies one decoded event; false when the watch must end (ERROR event).
   bool HandleEvent(const WatchEvent& event, WatchEnd* end, std::optional<RequestFailure>* failure);
-  // Sleeps the next backoff (or `retry_after`); false when stopped.
-  bool Backoff(std::optional<std::chrono::seconds> retry_after);
+  // Sleeps the next backoff (or the failure's Retry-After); false when
+  // stopped. `failure` may be null (a pause without a failed request).
+  bool Backoff(const RequestFailure* failure);
   bool SleepFor(std::chrono::milliseconds delay);
   int64_t Random(int64_t lo, int64_t hi);
   std::chrono::system_clock::time_point Now() const;

@@ -10,7 +10,7 @@
 
 namespace propsy::test {
 
-HttpBackend::HttpBackend(std::string name)
+HttpBackend::HttpBackend(std::string name, const std::string& host)
     : name_(std::move(name)), server_(std::make_unique<httplib::Server>()) {
   auto handler = [this](const httplib::Request& request, httplib::Response& response) {
     {
@@ -28,8 +28,8 @@ HttpBackend::HttpBackend(std::string name)
   server_->Post(".*", handler);
   server_->Put(".*", handler);
   server_->Delete(".*", handler);
-  port_ = server_->bind_to_any_port("127.0.0.1");
-  if (port_ <= 0) throw std::runtime_error(fmt::format("backend {}: cannot bind", name_));
+  port_ = server_->bind_to_any_port(host);
+  if (port_ <= 0) throw std::runtime_error(fmt::format("backend {}: cannot bind {}", name_, host));
   thread_ = std::thread([this] { server_->listen_after_bind(); });
   if (!WaitFor([this] { return server_->is_running(); }, std::chrono::seconds(10),
                std::chrono::milliseconds(5))) {

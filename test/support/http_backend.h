@@ -15,15 +15,16 @@ class Server;
 
 namespace propsy::test {
 
-// A tiny HTTP/1.1 server on 127.0.0.1 (a free port) that answers every
-// request with 200 and its own name as the body, counts the requests and
-// records their paths (so a test sees what a proxy rewrote).
+// A tiny HTTP/1.1 server on `host` (127.0.0.1 unless given; a free port)
+// that answers every request with 200 and its own name as the body, counts
+// the requests and records their paths (so a test sees what a proxy
+// rewrote).
 // Stops when destroyed; that waits for open keep-alive connections (up to
 // 5 s), so stop the clients (Envoy) first.
 class HttpBackend {
  public:
   // Throws std::runtime_error if it cannot bind or does not come up.
-  explicit HttpBackend(std::string name);
+  explicit HttpBackend(std::string name, const std::string& host = "127.0.0.1");
   ~HttpBackend();
   HttpBackend(const HttpBackend&) = delete;
   HttpBackend& operator=(const HttpBackend&) = delete;

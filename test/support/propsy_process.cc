@@ -11,6 +11,7 @@
 namespace propsy::test {
 
 std::string TailLines(const std::string& text, size_t lines) {
+  if (text.empty()) return text;
   size_t pos = text.size();
   for (size_t n = 0; n <= lines && pos != std::string::npos && pos > 0; ++n) {
     pos = text.rfind('\n', pos - 1);
