@@ -31,6 +31,7 @@ echo "asan build: $(( $(date +%s) - start ))s"
 
 echo "== tests under ASan + UBSan (unit, integration, fuzz corpora)"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  LSAN_OPTIONS="suppressions=$PWD/test/lsan.supp" \
   ctest -L 'unit|integration|fuzz' --output-on-failure -j "$jobs")
 
 echo "== all tests (unit, integration, e2e, fuzz corpora)"
