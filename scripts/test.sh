@@ -30,8 +30,9 @@ ninja -C build-asan -j "$jobs"
 echo "asan build: $(( $(date +%s) - start ))s"
 
 echo "== tests under ASan + UBSan (unit, integration, fuzz corpora)"
+lsan_suppressions="$PWD/test/lsan.supp"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  LSAN_OPTIONS="suppressions=$PWD/test/lsan.supp" \
+  LSAN_OPTIONS="suppressions=$lsan_suppressions" \
   ctest -L 'unit|integration|fuzz' --output-on-failure -j "$jobs")
 
 echo "== all tests (unit, integration, e2e, fuzz corpora)"
