@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <set>
+
 #include "control/snapshot_conversion.h"
 
 namespace propsy::control {
@@ -43,14 +45,12 @@ void WorldConfigWatcher::Publish(model::WorldPtr world) {
     watcher.on_change(snapshot);
   }
   // Forget nodes nobody watches any more, so node churn does not grow memory.
-  std::erase_if(last_good_, [this](const auto& entry) {
-    for (const auto& [id, watcher] : watchers_) {
-      if (NodeKey{watcher.node.id, watcher.node.zone, watcher.node.uses_ads} == entry.first) {
-        return false;
-      }
-    }
-    return true;
-  });
+  std::set<NodeKey> watched;
+  for (const auto& [id, watcher] : watchers_) {
+    watched.insert(NodeKey{watcher.node.id, watcher.node.zone, watcher.node.uses_ads});
+  }
+  std::erase_if(last_good_,
+                [&watched](const auto& entry) { return !watched.contains(entry.first); });
 }
 
 model::WorldPtr WorldConfigWatcher::world() const {

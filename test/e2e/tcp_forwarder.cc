@@ -13,6 +13,8 @@
 #include <cerrno>
 #include <cstdint>
 
+#include "support/tcp_backend.h"
+
 namespace propsy::e2e {
 namespace {
 
@@ -22,17 +24,6 @@ sockaddr_in Loopback(int port) {
   address.sin_port = htons(static_cast<uint16_t>(port));
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   return address;
-}
-
-bool SendAll(int fd, const char* data, size_t size) {
-  while (size > 0) {
-    ssize_t n = send(fd, data, size, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
 }
 
 }  // namespace
@@ -177,7 +168,7 @@ void TcpForwarder::PumpUntilDone(int client_fd, int upstream_fd, int stop_fd) {
         open[i] = false;
         continue;
       }
-      if (!SendAll(to[i], buffer, static_cast<size_t>(n))) return;
+      if (!test::WriteAll(to[i], buffer, static_cast<size_t>(n))) return;
     }
   }
 }

@@ -46,6 +46,8 @@ int BindLoopback(int port, int* bound_port, std::string* error) {
   return fd;
 }
 
+}  // namespace
+
 bool WriteAll(int fd, const char* data, size_t size) {
   while (size > 0) {
     ssize_t n = send(fd, data, size, MSG_NOSIGNAL);
@@ -56,8 +58,6 @@ bool WriteAll(int fd, const char* data, size_t size) {
   }
   return true;
 }
-
-}  // namespace
 
 absl::StatusOr<int> PickFreePort() {
   int port = 0;

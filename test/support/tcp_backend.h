@@ -64,4 +64,8 @@ class TcpClient {
 // closed): for servers that must be told their port in advance.
 absl::StatusOr<int> PickFreePort();
 
+// Sends all of `data` on a socket (retrying short writes and EINTR, never
+// raising SIGPIPE); false when the connection failed.
+bool WriteAll(int fd, const char* data, size_t size);
+
 }  // namespace propsy::test
