@@ -4,8 +4,6 @@
 
 #include <set>
 
-#include "control/snapshot_conversion.h"
-
 namespace propsy::control {
 namespace {
 
@@ -32,12 +30,12 @@ class WorldConfigWatcher::Handle : public xds::WatchHandle {
 };
 
 WorldConfigWatcher::WorldConfigWatcher(translate::TranslateOptions options)
-    : options_(std::move(options)) {}
+    : translator_(std::move(options), interner_) {}
 
 void WorldConfigWatcher::Publish(model::WorldPtr world) {
   std::lock_guard lock(mu_);
   world_ = std::move(world);
-  memo_.clear();
+  translator_.SetWorld(world_);
   for (auto& [id, watcher] : watchers_) {
     xds::SnapshotPtr snapshot = SnapshotForLocked(watcher.node);
     if (snapshot == nullptr || SameVersions(snapshot, watcher.last_sent)) continue;
@@ -51,6 +49,7 @@ void WorldConfigWatcher::Publish(model::WorldPtr world) {
   }
   std::erase_if(last_good_,
                 [&watched](const auto& entry) { return !watched.contains(entry.first); });
+  translator_.Prune();
 }
 
 model::WorldPtr WorldConfigWatcher::world() const {
@@ -61,6 +60,11 @@ model::WorldPtr WorldConfigWatcher::world() const {
 uint64_t WorldConfigWatcher::rejected_translations() const {
   std::lock_guard lock(mu_);
   return rejected_translations_;
+}
+
+TranslationCounters WorldConfigWatcher::translation_counters() const {
+  std::lock_guard lock(mu_);
+  return translator_.counters();
 }
 
 xds::SnapshotPtr WorldConfigWatcher::Fetch(const xds::NodeInfo& node) {
@@ -87,22 +91,18 @@ void WorldConfigWatcher::Cancel(uint64_t id) {
 xds::SnapshotPtr WorldConfigWatcher::SnapshotForLocked(const xds::NodeInfo& node) {
   if (world_ == nullptr) return nullptr;
   NodeKey key{node.id, node.zone, node.uses_ads};
-  if (auto memo = memo_.find(key); memo != memo_.end()) return memo->second;
-
-  translate::NodeContext context{.id = node.id, .zone = node.zone, .uses_ads = node.uses_ads};
-  absl::StatusOr<xds::SnapshotPtr> snapshot =
-      ToSnapshot(translate::Translate(*world_, context, options_), interner_);
+  absl::StatusOr<xds::SnapshotPtr> snapshot = translator_.SnapshotFor(
+      translate::NodeContext{.id = node.id, .zone = node.zone, .uses_ads = node.uses_ads});
   if (!snapshot.ok()) {
+    // Counted and logged once per node and world: a publish asks once per
+    // watcher.
     ++rejected_translations_;
     spdlog::error(
         "node {}: translated configuration is inconsistent, keeping the last good one: {}", node.id,
         std::string(snapshot.status().message()));
     auto last = last_good_.find(key);
-    xds::SnapshotPtr fallback = last == last_good_.end() ? nullptr : last->second;
-    memo_[key] = fallback;
-    return fallback;
+    return last == last_good_.end() ? nullptr : last->second;
   }
-  memo_[key] = *snapshot;
   last_good_[key] = *snapshot;
   return *snapshot;
 }

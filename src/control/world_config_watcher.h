@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "absl/base/thread_annotations.h"
+#include "control/incremental_translator.h"
 #include "model/world.h"
 #include "translate/translate.h"
 #include "xds/config_watcher.h"
@@ -23,9 +24,10 @@ namespace propsy::control {
 // it. A node whose translation is inconsistent keeps its previous snapshot
 // (the error is logged and counted), never an empty or partial one.
 //
-// Snapshots are memoized per (node id, zone, ADS) until the next publish, so
-// many streams of one node translate once. Thread-safe; callbacks run under
-// the watcher's lock, which is what makes a cancelled watch quiet.
+// Translation is incremental (IncrementalTranslator): a publish re-translates
+// only the services whose inputs changed, and nodes that get the same
+// services share one snapshot. Thread-safe; callbacks run under the
+// watcher's lock, which is what makes a cancelled watch quiet.
 class WorldConfigWatcher : public xds::ConfigWatcher {
  public:
   explicit WorldConfigWatcher(translate::TranslateOptions options);
@@ -37,6 +39,7 @@ class WorldConfigWatcher : public xds::ConfigWatcher {
   model::WorldPtr world() const;
   // Translations that failed the consistency check, since start.
   uint64_t rejected_translations() const;
+  TranslationCounters translation_counters() const;
 
   xds::SnapshotPtr Fetch(const xds::NodeInfo& node) override;
   std::unique_ptr<xds::WatchHandle> Watch(const xds::NodeInfo& node, Callback on_change) override;
@@ -53,12 +56,10 @@ class WorldConfigWatcher : public xds::ConfigWatcher {
   xds::SnapshotPtr SnapshotForLocked(const xds::NodeInfo& node) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Cancel(uint64_t id);
 
-  const translate::TranslateOptions options_;
   mutable std::mutex mu_;
   model::WorldPtr world_ ABSL_GUARDED_BY(mu_);
   xds::ResourceInterner interner_;
-  // Translations of the current world.
-  std::map<NodeKey, xds::SnapshotPtr> memo_ ABSL_GUARDED_BY(mu_);
+  IncrementalTranslator translator_ ABSL_GUARDED_BY(mu_);
   // Last good snapshot per node, kept across publishes for the
   // inconsistent-translation fallback.
   std::map<NodeKey, xds::SnapshotPtr> last_good_ ABSL_GUARDED_BY(mu_);

@@ -23,6 +23,7 @@ inline constexpr char kTlsTransportSocket[] = "envoy.transport_sockets.tls";
 struct RouteTarget {
   std::string cluster_name;
   uint32_t weight = 0;
+  bool operator==(const RouteTarget&) const = default;
 };
 
 // What one service contributes to its listener: its route (HTTP) or proxy

@@ -12,6 +12,7 @@
 #include "translate/endpoints.h"
 #include "translate/listeners.h"
 #include "translate/names.h"
+#include "translate/node_translation.h"
 #include "translate/service_resolution.h"
 #include "translate/tls.h"
 #include "translate/weights.h"
@@ -25,12 +26,11 @@ void SortByName(std::vector<Message>& messages) {
             [](const Message& a, const Message& b) { return a.name() < b.name(); });
 }
 
-// Emits the Envoy clusters and load assignments of one service (only those
-// with a weight) and returns its weighted targets.
-ServiceRoute AddServiceClusters(const model::World& world, std::string_view local_zone,
-                                const ResolvedService& service,
-                                const envoy::config::core::v3::ConfigSource& source,
-                                NodeResources& out) {
+}  // namespace
+
+ServiceClusters TranslateServiceClusters(const model::World& world, std::string_view local_zone,
+                                         const ResolvedService& service,
+                                         const envoy::config::core::v3::ConfigSource& source) {
   const model::ProPsyServiceSpec& spec = service.Spec();
   const bool local = service.governing_is_local;
   const UpstreamPlan upstreams =
@@ -42,7 +42,7 @@ ServiceRoute AddServiceClusters(const model::World& world, std::string_view loca
                      .remote_count = upstreams.remotes.size(),
                      .canary_available = !upstreams.canary.empty()});
 
-  ServiceRoute route{.name = service.key.ToString(), .spec = &spec, .targets = {}};
+  ServiceClusters out;
   for (const WeightedClusterShare& share : shares) {
     std::string name;
     std::vector<const EndpointGroup*> levels;
@@ -70,12 +70,45 @@ ServiceRoute AddServiceClusters(const model::World& world, std::string_view loca
     }
     out.clusters.push_back(BuildCluster(name, spec, source));
     out.endpoints.push_back(BuildLoadAssignment(name, levels));
-    route.targets.push_back({.cluster_name = name, .weight = share.weight});
+    out.targets.push_back({.cluster_name = name, .weight = share.weight});
   }
-  return route;
+  return out;
 }
 
-}  // namespace
+NodeResources TranslateListeners(const model::World& world, const NodePlan& plan,
+                                 const envoy::config::core::v3::ConfigSource& source,
+                                 const TargetsOf& targets_of) {
+  NodeResources out;
+  std::map<std::string, envoy::extensions::transport_sockets::tls::v3::Secret> secrets;
+  for (const ListenerPlan& listener : plan.listeners) {
+    std::optional<ListenerTls> tls;
+    if (!listener.tls_source->Spec().tls_certificate_secret.empty()) {
+      const SecretResolution secret = ResolveTlsSecret(world, *listener.tls_source);
+      // A TLS listener without a usable certificate is not served at all:
+      // serving it in plaintext would leak what clients meant to encrypt.
+      if (!secret.ok) continue;
+      secrets.try_emplace(secret.envoy_name, BuildSecret(secret.envoy_name, *secret.secret));
+      tls = ListenerTls{.secret_name = secret.envoy_name, .sds_source = source};
+    }
+    std::vector<ServiceRoute> routes;
+    for (const ResolvedService* service : listener.services) {
+      routes.push_back(ServiceRoute{.name = service->key.ToString(),
+                                    .spec = &service->Spec(),
+                                    .targets = targets_of(*service)});
+    }
+    if (listener.type == model::ServiceType::kTcp) {
+      out.listeners.push_back(
+          BuildTcpListener(listener.name, listener.address, routes.front(), tls));
+    } else {
+      out.listeners.push_back(BuildHttpListener(listener.name, listener.address, source, tls));
+      out.routes.push_back(BuildRouteConfiguration(listener.name, routes));
+    }
+  }
+  for (auto& [name, secret] : secrets) out.secrets.push_back(std::move(secret));
+  SortByName(out.listeners);
+  SortByName(out.routes);
+  return out;
+}
 
 NodeResources Translate(const model::World& world, const NodeContext& node,
                         const TranslateOptions& options) {
@@ -92,33 +125,16 @@ NodeResources Translate(const model::World& world, const NodeContext& node,
   const envoy::config::core::v3::ConfigSource source =
       MakeConfigSource(node.uses_ads, options.xds_cluster_name);
 
-  NodeResources out;
-  std::map<std::string, envoy::extensions::transport_sockets::tls::v3::Secret> secrets;
-  for (const ListenerPlan& listener : plan.listeners) {
-    std::optional<ListenerTls> tls;
-    if (!listener.tls_source->Spec().tls_certificate_secret.empty()) {
-      const SecretResolution secret = ResolveTlsSecret(world, *listener.tls_source);
-      // A TLS listener without a usable certificate is not served at all:
-      // serving it in plaintext would leak what clients meant to encrypt.
-      if (!secret.ok) continue;
-      secrets.try_emplace(secret.envoy_name, BuildSecret(secret.envoy_name, *secret.secret));
-      tls = ListenerTls{.secret_name = secret.envoy_name, .sds_source = source};
-    }
-    std::vector<ServiceRoute> routes;
-    for (const ResolvedService* service : listener.services) {
-      routes.push_back(AddServiceClusters(world, local_zone, *service, source, out));
-    }
-    if (listener.type == model::ServiceType::kTcp) {
-      out.listeners.push_back(
-          BuildTcpListener(listener.name, listener.address, routes.front(), tls));
-    } else {
-      out.listeners.push_back(BuildHttpListener(listener.name, listener.address, source, tls));
-      out.routes.push_back(BuildRouteConfiguration(listener.name, routes));
-    }
-  }
-  for (auto& [name, secret] : secrets) out.secrets.push_back(std::move(secret));
-  SortByName(out.listeners);
-  SortByName(out.routes);
+  std::vector<envoy::config::cluster::v3::Cluster> clusters;
+  std::vector<envoy::config::endpoint::v3::ClusterLoadAssignment> endpoints;
+  NodeResources out = TranslateListeners(world, plan, source, [&](const ResolvedService& service) {
+    ServiceClusters parts = TranslateServiceClusters(world, local_zone, service, source);
+    for (auto& cluster : parts.clusters) clusters.push_back(std::move(cluster));
+    for (auto& assignment : parts.endpoints) endpoints.push_back(std::move(assignment));
+    return std::move(parts.targets);
+  });
+  out.clusters = std::move(clusters);
+  out.endpoints = std::move(endpoints);
   SortByName(out.clusters);
   std::sort(out.endpoints.begin(), out.endpoints.end(),
             [](const auto& a, const auto& b) { return a.cluster_name() < b.cluster_name(); });
