@@ -62,14 +62,14 @@ void NodeStatusRegistry::CloseStream(StreamId stream) {
   streams_.erase(stream);
 }
 
-void NodeStatusRegistry::OnSent(StreamId stream, const SentSummary& sent, bool state_of_the_world) {
+void NodeStatusRegistry::OnSent(StreamId stream, const SentSummary& sent) {
   std::lock_guard lock(mu_);
   ++totals_.responses;
+  totals_.resources += sent.resources.size();
   auto it = streams_.find(stream);
   if (it == streams_.end()) return;
   TypeStatus& type = it->second.types[Index(sent.type)];
   const auto now = Clock::now();
-  if (state_of_the_world) type.resources.clear();
   for (const std::string& name : sent.removed_names) type.resources.erase(name);
   type.in_flight.clear();
   for (const ResourcePtr& resource : sent.resources) {

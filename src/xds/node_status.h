@@ -25,6 +25,7 @@ class NodeStatusRegistry {
 
   struct Totals {
     uint64_t responses = 0;
+    uint64_t resources = 0;  // resources carried by those responses
     uint64_t acks = 0;
     uint64_t nacks = 0;
     uint64_t identity_rejections = 0;
@@ -39,7 +40,7 @@ class NodeStatusRegistry {
 
   StreamId OpenStream(const envoy::config::core::v3::Node& node, std::string_view kind);
   void CloseStream(StreamId stream);
-  void OnSent(StreamId stream, const SentSummary& sent, bool state_of_the_world);
+  void OnSent(StreamId stream, const SentSummary& sent);
   void OnRequest(StreamId stream, const RequestEvent& event);
   void OnIdentityRejected();
 

@@ -15,6 +15,12 @@ std::string SetVersion(const std::map<std::string, ResourcePtr>& resources) {
   return hasher.Finish();
 }
 
+// The protocol requires every listener and cluster in every response; a
+// missing one means it was removed.
+bool CompleteStateEachResponse(ResourceType type) {
+  return type == ResourceType::kListener || type == ResourceType::kCluster;
+}
+
 }  // namespace
 
 SotwStreamState::SotwStreamState(std::optional<ResourceType> fixed_type)
@@ -35,6 +41,7 @@ absl::StatusOr<RequestEvent> SotwStreamState::OnRequest(const Request& request) 
     state.awaiting_ack = false;
     if (request.has_error_detail()) {
       state.nacked_version = state.sent_version;
+      state.resend_all = true;
       event.kind = RequestEvent::Kind::kNack;
       event.version = state.sent_version;
       event.error = request.error_detail().message();
@@ -122,10 +129,19 @@ std::optional<SotwStreamState::Response> SotwStreamState::NextResponse(SentSumma
     summary->nonce = response.nonce();
     summary->resources.clear();
     summary->removed_names.clear();
+    const bool complete = CompleteStateEachResponse(type) || state.resend_all;
     for (const auto& [name, resource] : plan.resources) {
+      if (!complete) {
+        auto held = state.sent.find(name);
+        if (held != state.sent.end() && held->second->version == resource->version) continue;
+      }
       *response.add_resources() = resource->body;
       summary->resources.push_back(resource);
     }
+    for (const auto& [name, resource] : state.sent) {
+      if (!plan.resources.contains(name)) summary->removed_names.push_back(name);
+    }
+    state.resend_all = false;
     state.sent_version = plan.version;
     state.sent_nonce = response.nonce();
     state.sent = std::move(plan.resources);

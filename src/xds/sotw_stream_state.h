@@ -27,6 +27,11 @@ namespace propsy::xds {
 //    ignored, subscription changes included (the client will resend them).
 //  * A NACKed version is not sent again; the client stays on its last good
 //    version until the configuration changes.
+//  * Listeners and clusters go out as the complete set every time (the
+//    protocol requires it). Other types carry only the resources the client
+//    does not hold yet in the version it should have: an endpoint change
+//    sends one load assignment, not all of them. After a NACK the next
+//    response is complete again.
 //  * On ADS, types go out in ResourceType order, and a resource removed from
 //    the snapshot is kept in its type's set until every later type has caught
 //    up, so removals happen in reverse order (make before break).
@@ -55,7 +60,9 @@ class SotwStreamState {
     std::string sent_nonce;
     std::string nacked_version;
     bool awaiting_ack = false;
-    std::map<std::string, ResourcePtr> sent;  // what the last response held
+    // What the client should hold after the last response.
+    std::map<std::string, ResourcePtr> sent;
+    bool resend_all = false;  // the last response was NACKed
   };
   struct Plan {
     std::map<std::string, ResourcePtr> resources;

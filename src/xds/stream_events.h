@@ -27,8 +27,8 @@ struct SentSummary {
   ResourceType type;
   std::string version;  // SotW: version of the set; delta: system version
   std::string nonce;
-  std::vector<ResourcePtr> resources;      // added or updated
-  std::vector<std::string> removed_names;  // delta only
+  std::vector<ResourcePtr> resources;      // added or updated: what the response carries
+  std::vector<std::string> removed_names;  // no longer held by the client
 };
 
 }  // namespace propsy::xds

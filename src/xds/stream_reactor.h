@@ -146,7 +146,7 @@ class StreamReactor final
       response_ = std::move(*response);
       writing_ = true;
     }
-    deps_.registry.OnSent(*stream_id_, summary, kStateOfTheWorld);
+    deps_.registry.OnSent(*stream_id_, summary);
     this->StartWrite(&response_);
   }
 

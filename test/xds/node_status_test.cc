@@ -68,7 +68,7 @@ TEST(NodeStatusRegistryTest, SentIsRequestedThenAcked) {
   auto stream = registry.OpenStream(MakeNode("gw-1"), "ads");
   ResourcePtr c1 = test::ClusterRes("c1");
   ResourcePtr c2 = test::ClusterRes("c2");
-  registry.OnSent(stream, Sent(ResourceType::kCluster, {c1, c2}, "1"), true);
+  registry.OnSent(stream, Sent(ResourceType::kCluster, {c1, c2}, "1"));
 
   ClientStatusResponse before = registry.ClientStatus(ClientStatusRequest());
   ASSERT_EQ(before.config_size(), 1);
@@ -97,12 +97,11 @@ TEST(NodeStatusRegistryTest, SentIsRequestedThenAcked) {
 TEST(NodeStatusRegistryTest, NackShowsTheErrorAndIsCounted) {
   NodeStatusRegistry registry;
   auto stream = registry.OpenStream(MakeNode("gw-1"), "ads");
-  registry.OnSent(stream, Sent(ResourceType::kListener, {test::ListenerRes("l1", "r1")}, "1"),
-                  true);
+  registry.OnSent(stream, Sent(ResourceType::kListener, {test::ListenerRes("l1", "r1")}, "1"));
   registry.OnRequest(stream, Answer(ResourceType::kListener, RequestEvent::Kind::kAck, "set-1"));
 
   ResourcePtr bad = test::ListenerRes("l1", "r1", 1);
-  registry.OnSent(stream, Sent(ResourceType::kListener, {bad}, "2"), true);
+  registry.OnSent(stream, Sent(ResourceType::kListener, {bad}, "2"));
   registry.OnRequest(stream, Answer(ResourceType::kListener, RequestEvent::Kind::kNack, "set-2",
                                     "port 1 is privileged"));
 
@@ -122,7 +121,7 @@ TEST(NodeStatusRegistryTest, NackShowsTheErrorAndIsCounted) {
 TEST(NodeStatusRegistryTest, OtherEventsAreNotCountedAsAnswers) {
   NodeStatusRegistry registry;
   auto stream = registry.OpenStream(MakeNode("gw-1"), "ads");
-  registry.OnSent(stream, Sent(ResourceType::kCluster, {test::ClusterRes("c1")}, "1"), true);
+  registry.OnSent(stream, Sent(ResourceType::kCluster, {test::ClusterRes("c1")}, "1"));
   registry.OnRequest(stream, Answer(ResourceType::kCluster, RequestEvent::Kind::kStaleNonce, ""));
   registry.OnRequest(stream, Answer(ResourceType::kCluster, RequestEvent::Kind::kRequest, ""));
   auto entries = ByName(registry.ClientStatus(ClientStatusRequest()).config(0));
@@ -134,27 +133,25 @@ TEST(NodeStatusRegistryTest, OtherEventsAreNotCountedAsAnswers) {
 TEST(NodeStatusRegistryTest, AnAnswerConcernsOnlyItsType) {
   NodeStatusRegistry registry;
   auto stream = registry.OpenStream(MakeNode("gw-1"), "ads");
-  registry.OnSent(stream, Sent(ResourceType::kCluster, {test::ClusterRes("c1")}, "1"), true);
-  registry.OnSent(stream, Sent(ResourceType::kListener, {test::ListenerRes("l1", "r1")}, "2"),
-                  true);
+  registry.OnSent(stream, Sent(ResourceType::kCluster, {test::ClusterRes("c1")}, "1"));
+  registry.OnSent(stream, Sent(ResourceType::kListener, {test::ListenerRes("l1", "r1")}, "2"));
   registry.OnRequest(stream, Answer(ResourceType::kListener, RequestEvent::Kind::kAck, "set-2"));
   auto entries = ByName(registry.ClientStatus(ClientStatusRequest()).config(0));
   EXPECT_EQ(entries["l1"].client_status(), ClientResourceStatus::ACKED);
   EXPECT_EQ(entries["c1"].client_status(), ClientResourceStatus::REQUESTED);
 }
 
-TEST(NodeStatusRegistryTest, StateOfTheWorldReplacesDeltaAccumulates) {
+TEST(NodeStatusRegistryTest, ResponsesUpdateAndRemoveWhatTheyName) {
   NodeStatusRegistry registry;
   auto sotw = registry.OpenStream(MakeNode("sotw"), "ads");
-  registry.OnSent(sotw, Sent(ResourceType::kCluster, {test::ClusterRes("c1")}, "1"), true);
-  registry.OnSent(sotw, Sent(ResourceType::kCluster, {test::ClusterRes("c2")}, "2"), true);
+  registry.OnSent(sotw, Sent(ResourceType::kCluster, {test::ClusterRes("c1")}, "1"));
+  registry.OnSent(sotw, Sent(ResourceType::kCluster, {test::ClusterRes("c2")}, "2", {"c1"}));
 
   auto delta = registry.OpenStream(MakeNode("delta"), "delta-ads");
-  registry.OnSent(delta, Sent(ResourceType::kCluster, {test::ClusterRes("c1")}, "1"), false);
+  registry.OnSent(delta, Sent(ResourceType::kCluster, {test::ClusterRes("c1")}, "1"));
   registry.OnRequest(delta, Answer(ResourceType::kCluster, RequestEvent::Kind::kAck, "set-1"));
-  registry.OnSent(delta, Sent(ResourceType::kCluster, {test::ClusterRes("c2")}, "2"), false);
-  registry.OnSent(delta, Sent(ResourceType::kCluster, {test::ClusterRes("c3")}, "3", {"c2"}),
-                  false);
+  registry.OnSent(delta, Sent(ResourceType::kCluster, {test::ClusterRes("c2")}, "2"));
+  registry.OnSent(delta, Sent(ResourceType::kCluster, {test::ClusterRes("c3")}, "3", {"c2"}));
 
   ClientStatusResponse response = registry.ClientStatus(ClientStatusRequest());
   std::map<std::string, ClientConfig> by_node;
@@ -174,7 +171,7 @@ TEST(NodeStatusRegistryTest, NodeMatchersFilterNodes) {
   NodeStatusRegistry registry;
   for (const char* id : {"gw-1", "gw-2", "edge-1"}) {
     auto stream = registry.OpenStream(MakeNode(id), "ads");
-    registry.OnSent(stream, Sent(ResourceType::kCluster, {test::ClusterRes("c1")}, "1"), true);
+    registry.OnSent(stream, Sent(ResourceType::kCluster, {test::ClusterRes("c1")}, "1"));
   }
 
   EXPECT_THAT(NodeIds(registry.ClientStatus(ClientStatusRequest())),
@@ -206,9 +203,8 @@ TEST(NodeStatusRegistryTest, StreamsOfOneNodeMakeOneClientConfig) {
   NodeStatusRegistry registry;
   auto clusters = registry.OpenStream(MakeNode("gw-1"), "cds");
   auto listeners = registry.OpenStream(MakeNode("gw-1"), "lds");
-  registry.OnSent(clusters, Sent(ResourceType::kCluster, {test::ClusterRes("c1")}, "1"), true);
-  registry.OnSent(listeners, Sent(ResourceType::kListener, {test::ListenerRes("l1", "r1")}, "1"),
-                  true);
+  registry.OnSent(clusters, Sent(ResourceType::kCluster, {test::ClusterRes("c1")}, "1"));
+  registry.OnSent(listeners, Sent(ResourceType::kListener, {test::ListenerRes("l1", "r1")}, "1"));
   ClientStatusResponse response = registry.ClientStatus(ClientStatusRequest());
   ASSERT_EQ(response.config_size(), 1);
   auto entries = ByName(response.config(0));
@@ -221,8 +217,8 @@ TEST(NodeStatusRegistryTest, CloseStreamRemovesTheNode) {
   NodeStatusRegistry registry;
   auto a = registry.OpenStream(MakeNode("gw-1"), "ads");
   auto b = registry.OpenStream(MakeNode("gw-2"), "ads");
-  registry.OnSent(a, Sent(ResourceType::kCluster, {test::ClusterRes("c1")}, "1"), true);
-  registry.OnSent(b, Sent(ResourceType::kCluster, {test::ClusterRes("c1")}, "1"), true);
+  registry.OnSent(a, Sent(ResourceType::kCluster, {test::ClusterRes("c1")}, "1"));
+  registry.OnSent(b, Sent(ResourceType::kCluster, {test::ClusterRes("c1")}, "1"));
   EXPECT_EQ(registry.ConnectedStreams(), 2u);
 
   registry.CloseStream(a);
@@ -230,7 +226,7 @@ TEST(NodeStatusRegistryTest, CloseStreamRemovesTheNode) {
   EXPECT_THAT(NodeIds(registry.ClientStatus(ClientStatusRequest())), ElementsAre("gw-2"));
 
   // Reports about a closed stream are harmless and still counted.
-  registry.OnSent(a, Sent(ResourceType::kCluster, {test::ClusterRes("c2")}, "2"), true);
+  registry.OnSent(a, Sent(ResourceType::kCluster, {test::ClusterRes("c2")}, "2"));
   registry.OnRequest(a, Answer(ResourceType::kCluster, RequestEvent::Kind::kAck, "set-2"));
   EXPECT_THAT(NodeIds(registry.ClientStatus(ClientStatusRequest())), ElementsAre("gw-2"));
   EXPECT_EQ(registry.totals().responses, 3u);

@@ -14,8 +14,10 @@
 namespace propsy::xds {
 namespace {
 
+using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::UnorderedElementsAre;
 using Request = SotwStreamState::Request;
 using Response = SotwStreamState::Response;
@@ -84,7 +86,9 @@ class FakeClient {
       EXPECT_EQ(summary.version, response->version_info());
       EXPECT_EQ(summary.nonce, response->nonce());
       EXPECT_EQ(static_cast<int>(summary.resources.size()), response->resources_size());
-      EXPECT_THAT(summary.removed_names, IsEmpty());
+      for (const std::string& removed : summary.removed_names) {
+        EXPECT_THAT(NamesIn(*response), Not(Contains(removed)));
+      }
     }
     return response;
   }
@@ -271,7 +275,7 @@ TEST(SotwStreamStateTest, StaleNonceIsIgnoredWithItsSubscriptionChange) {
   client.Subscribe(ResourceType::kRoute, {"r1", "r2"});
   std::optional<Response> third = client.Next();
   ASSERT_TRUE(third.has_value());
-  EXPECT_THAT(NamesIn(*third), ElementsAre("r1", "r2"));
+  EXPECT_THAT(NamesIn(*third), ElementsAre("r2")) << "r1 is held already";
 }
 
 TEST(SotwStreamStateTest, StaleNackIsNotANack) {
@@ -387,7 +391,7 @@ TEST(SotwStreamStateTest, NamedSubscriptionGetsItsSubsetAndFollowsChanges) {
   client.Subscribe(ResourceType::kEndpoint, {"c1", "c2"});
   std::optional<Response> third = client.Next();
   ASSERT_TRUE(third.has_value());
-  EXPECT_THAT(NamesIn(*third), ElementsAre("c1", "c2"));
+  EXPECT_THAT(NamesIn(*third), ElementsAre("c1")) << "c2 is held already";
   client.Ack(*third);
 
   // A change to a resource outside the subscription sends nothing.
@@ -604,7 +608,7 @@ TEST(SotwStreamStateTest, AdsRemovesInReverseOrder) {
   std::optional<Response> route = client.Next();
   ASSERT_TRUE(route.has_value());
   ASSERT_EQ(route->type_url(), TypeUrl(ResourceType::kRoute));
-  EXPECT_THAT(NamesIn(*route), ElementsAre("r1"));
+  EXPECT_THAT(NamesIn(*route), IsEmpty()) << "r1 is held already and unchanged";
   EXPECT_FALSE(client.Next().has_value());
 
   client.Ack(*cluster);
@@ -621,7 +625,7 @@ TEST(SotwStreamStateTest, AdsRemovesInReverseOrder) {
   std::optional<Response> endpoint = client.Next();
   ASSERT_TRUE(endpoint.has_value());
   ASSERT_EQ(endpoint->type_url(), TypeUrl(ResourceType::kEndpoint));
-  EXPECT_THAT(NamesIn(*endpoint), ElementsAre("c1"));
+  EXPECT_THAT(NamesIn(*endpoint), IsEmpty()) << "only c2 leaves; c1 is held and unchanged";
   EXPECT_FALSE(client.Next().has_value());
   client.Ack(*endpoint);
 
@@ -692,7 +696,7 @@ TEST(SotwStreamStateTest, AdsDoesNotKeepAResourceTheClientUnsubscribed) {
   std::optional<Response> endpoint = client.Next();
   ASSERT_TRUE(endpoint.has_value());
   ASSERT_EQ(endpoint->type_url(), TypeUrl(ResourceType::kEndpoint));
-  EXPECT_THAT(NamesIn(*endpoint), ElementsAre("c1"));
+  EXPECT_THAT(NamesIn(*endpoint), IsEmpty()) << "c1 is held and unchanged";
 }
 
 TEST(SotwStreamStateTest, PerTypeStreamDoesNotKeepRemovedResources) {
@@ -731,6 +735,74 @@ TEST(SotwStreamStateTest, AdsTypesAreIndependentForAcks) {
   ASSERT_TRUE(cross.ok());
   EXPECT_EQ(cross->kind, RequestEvent::Kind::kStaleNonce);
   EXPECT_EQ(client.Ack(*listener).kind, RequestEvent::Kind::kAck);
+}
+
+}  // namespace
+}  // namespace propsy::xds
+
+namespace propsy::xds {
+namespace {
+
+SnapshotPtr Assignments(const std::string& c1_ip, const std::string& c2_ip) {
+  return NodeSnapshotBuilder()
+      .Add(ResourceType::kEndpoint, EndpointRes("c1", c1_ip))
+      .Add(ResourceType::kEndpoint, EndpointRes("c2", c2_ip))
+      .Build();
+}
+
+TEST(SotwStreamStateTest, NamedTypesSendOnlyWhatChangedButClustersSendEverything) {
+  FakeClient endpoints(ResourceType::kEndpoint);
+  endpoints.state().SetSnapshot(Assignments("10.0.0.1", "10.0.0.2"));
+  endpoints.Subscribe(ResourceType::kEndpoint, {"c1", "c2"});
+  std::optional<Response> first = endpoints.Next();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_THAT(NamesIn(*first), ElementsAre("c1", "c2"));
+  endpoints.Ack(*first);
+
+  SnapshotPtr changed = Assignments("10.0.0.1", "10.0.0.9");
+  endpoints.state().SetSnapshot(changed);
+  std::optional<Response> second = endpoints.Next();
+  ASSERT_TRUE(second.has_value());
+  EXPECT_THAT(NamesIn(*second), ElementsAre("c2"));
+  // The version still names the whole set the client now holds.
+  EXPECT_EQ(second->version_info(), changed->Of(ResourceType::kEndpoint).version);
+
+  FakeClient clusters(ResourceType::kCluster);
+  clusters.state().SetSnapshot(Clusters(250));
+  clusters.Subscribe(ResourceType::kCluster, {});
+  std::optional<Response> all = clusters.Next();
+  ASSERT_TRUE(all.has_value());
+  clusters.Ack(*all);
+  clusters.state().SetSnapshot(Clusters(500));
+  std::optional<Response> again = clusters.Next();
+  ASSERT_TRUE(again.has_value());
+  EXPECT_THAT(NamesIn(*again), ElementsAre("c1", "c2")) << "a missing cluster would be removed";
+}
+
+TEST(SotwStreamStateTest, AfterANackTheNextResponseIsComplete) {
+  FakeClient client(ResourceType::kEndpoint);
+  client.state().SetSnapshot(Assignments("10.0.0.1", "10.0.0.2"));
+  client.Subscribe(ResourceType::kEndpoint, {"c1", "c2"});
+  std::optional<Response> first = client.Next();
+  ASSERT_TRUE(first.has_value());
+  client.Ack(*first);
+
+  client.state().SetSnapshot(Assignments("10.0.0.1", "10.0.0.3"));
+  std::optional<Response> rejected = client.Next();
+  ASSERT_TRUE(rejected.has_value());
+  client.Nack(*rejected, "bad c2");
+
+  // The client may hold anything it was sent before: send it all.
+  client.state().SetSnapshot(Assignments("10.0.0.4", "10.0.0.3"));
+  std::optional<Response> next = client.Next();
+  ASSERT_TRUE(next.has_value());
+  EXPECT_THAT(NamesIn(*next), ElementsAre("c1", "c2"));
+  client.Ack(*next);
+
+  client.state().SetSnapshot(Assignments("10.0.0.5", "10.0.0.3"));
+  std::optional<Response> partial = client.Next();
+  ASSERT_TRUE(partial.has_value());
+  EXPECT_THAT(NamesIn(*partial), ElementsAre("c1"));
 }
 
 }  // namespace
