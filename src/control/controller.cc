@@ -138,8 +138,11 @@ void Controller::Run() {
       wake_.wait(lock);
       continue;
     }
-    Clock::time_point due =
-        std::min(last_event_ + options_.quiet_window, *first_pending_ + options_.max_delay);
+    const bool after_quiet_spell =
+        last_publish_.has_value() && *first_pending_ >= *last_publish_ + options_.quiet_window;
+    Clock::time_point due = after_quiet_spell ? *first_pending_
+                                              : std::min(last_event_ + options_.quiet_window,
+                                                         *first_pending_ + options_.max_delay);
     if (now < due) {
       wake_.wait_until(lock, due);
       continue;
@@ -168,6 +171,7 @@ void Controller::Run() {
     model::WorldPtr world = BuildWorldLocked(now);
     double delay = std::chrono::duration<double>(now - *first_pending_).count();
     first_pending_.reset();
+    last_publish_ = now;
     published_ = true;
     ++publishes_;
     lock.unlock();

@@ -19,9 +19,11 @@ namespace propsy::control {
 
 struct ControllerOptions {
   std::string local_zone;
-  // Events are coalesced: a World is published once no event arrived for
-  // `quiet_window`, or `max_delay` after the first unpublished event at the
-  // latest, so a rollout does not cause a push per pod.
+  // Events are coalesced so a rollout does not cause a push per pod: the
+  // first event after a quiet spell (no publish for `quiet_window`) is
+  // published at once, so a lone change reaches Envoy without delay; events
+  // that follow are published once no event arrived for `quiet_window`, or
+  // `max_delay` after the first of them at the latest.
   std::chrono::milliseconds quiet_window{100};
   std::chrono::milliseconds max_delay{1000};
   // Clusters outside the local zone get this long for their initial sync
@@ -97,6 +99,7 @@ class Controller {
   // The first and the latest event not yet published.
   std::optional<Clock::time_point> first_pending_ ABSL_GUARDED_BY(mu_);
   Clock::time_point last_event_ ABSL_GUARDED_BY(mu_);
+  std::optional<Clock::time_point> last_publish_ ABSL_GUARDED_BY(mu_);
   bool published_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t publishes_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

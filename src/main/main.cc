@@ -94,6 +94,7 @@ void RegisterMetrics(admin::Registry& registry, const xds::NodeStatusRegistry& n
         xds::NodeStatusRegistry::Totals totals = nodes.totals();
         return std::vector<admin::GaugeSample>{
             {.labels = {"responses"}, .value = double(totals.responses)},
+            {.labels = {"resources"}, .value = double(totals.resources)},
             {.labels = {"acks"}, .value = double(totals.acks)},
             {.labels = {"nacks"}, .value = double(totals.nacks)},
             {.labels = {"identity_rejections"}, .value = double(totals.identity_rejections)}};
@@ -110,6 +111,17 @@ void RegisterMetrics(admin::Registry& registry, const xds::NodeStatusRegistry& n
       {}, [&watcher] {
         return std::vector<admin::GaugeSample>{
             {.labels = {}, .value = double(watcher.rejected_translations())}};
+      });
+  registry.AddCollector(
+      "propsy_translation_totals",
+      "Translation work since start: services translated, services found unchanged and reused, "
+      "node classes (nodes getting the same services) assembled.",
+      {"kind"}, [&watcher] {
+        control::TranslationCounters counters = watcher.translation_counters();
+        return std::vector<admin::GaugeSample>{
+            {.labels = {"services_translated"}, .value = double(counters.services_translated)},
+            {.labels = {"services_reused"}, .value = double(counters.services_reused)},
+            {.labels = {"node_classes_built"}, .value = double(counters.node_classes_built)}};
       });
   registry.AddCollector(
       "propsy_cluster_objects", "Objects held per cluster and kind.", {"cluster", "role", "kind"},

@@ -198,7 +198,7 @@ bool DirSource::WaitForQuiet() {
   return true;
 }
 
-bool DirSource::ListTree(std::vector<std::string>* files) {
+bool DirSource::ListTree(std::vector<ListedFile>* files) {
   if (!CheckReadableDirectory(path_).ok()) return false;
   std::set<std::pair<dev_t, ino_t>> visited;
   std::set<int> watches;
@@ -209,13 +209,14 @@ bool DirSource::ListTree(std::vector<std::string>* files) {
     if (!watches.contains(wd)) inotify_rm_watch(inotify_fd_, wd);
   }
   watches_ = std::move(watches);
-  std::sort(files->begin(), files->end());
+  std::sort(files->begin(), files->end(),
+            [](const ListedFile& a, const ListedFile& b) { return a.relative < b.relative; });
   return true;
 }
 
 void DirSource::ListDirectory(const std::string& relative,
                               std::set<std::pair<dev_t, ino_t>>* visited, std::set<int>* watches,
-                              std::vector<std::string>* files) {
+                              std::vector<ListedFile>* files) {
   const std::string absolute = relative.empty() ? path_ : path_ + "/" + relative;
   struct stat info;
   if (stat(absolute.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) return;
@@ -246,24 +247,36 @@ void DirSource::ListDirectory(const std::string& relative,
     if (S_ISDIR(child_info.st_mode)) {
       ListDirectory(child, visited, watches, files);
     } else if (S_ISREG(child_info.st_mode) && IsManifestName(name)) {
-      files->push_back(child);
+      files->push_back(ListedFile{
+          .relative = child,
+          .stamp = {.device = child_info.st_dev,
+                    .inode = child_info.st_ino,
+                    .size = child_info.st_size,
+                    .modified_ns =
+                        child_info.st_mtim.tv_sec * 1'000'000'000LL + child_info.st_mtim.tv_nsec,
+                    .changed_ns =
+                        child_info.st_ctim.tv_sec * 1'000'000'000LL + child_info.st_ctim.tv_nsec}});
     }
   }
 }
 
-void DirSource::RefreshFile(const std::string& relative) {
+void DirSource::RefreshFile(const ListedFile& file) {
+  FileState& state = files_[file.relative];
+  if (state.read && state.stamp == file.stamp) return;
   std::string error;
-  std::optional<std::string> content = ReadFile(path_ + "/" + relative, &error);
-  FileState& state = files_[relative];
+  std::optional<std::string> content = ReadFile(path_ + "/" + file.relative, &error);
   if (!content.has_value()) {
     // Keep what it had; the problem stays until it can be read again.
+    state.read = false;
     state.content.clear();
-    state.parse_problem = fmt::format("{}: cannot read: {}", relative, error);
+    state.parse_problem = fmt::format("{}: cannot read: {}", file.relative, error);
     return;
   }
+  state.read = true;
+  state.stamp = file.stamp;
   if (state.documents != nullptr && *content == state.content) return;
   absl::StatusOr<std::vector<model::ManifestDocument>> parsed =
-      model::ParseManifest(*content, relative);
+      model::ParseManifest(*content, file.relative);
   state.content = *std::move(content);
   if (!parsed.ok()) {
     state.parse_problem = std::string(parsed.status().message());
@@ -275,8 +288,8 @@ void DirSource::RefreshFile(const std::string& relative) {
 }
 
 void DirSource::Rescan() {
-  std::vector<std::string> paths;
-  if (!ListTree(&paths)) {
+  std::vector<ListedFile> listed;
+  if (!ListTree(&listed)) {
     if (!stale_) {
       stale_ = true;
       stale_since_unix_ms_ = NowUnixMs();
@@ -293,20 +306,28 @@ void DirSource::Rescan() {
   }
 
   // Files no longer in the tree are forgotten, with their objects.
-  const std::set<std::string> present(paths.begin(), paths.end());
+  std::set<std::string> present;
+  for (const ListedFile& file : listed) present.insert(file.relative);
   std::erase_if(files_, [&present](const auto& entry) { return !present.contains(entry.first); });
 
-  std::vector<std::string> problems;
+  // The objects each file contributes: every document except losers of a
+  // duplicate definition (the first path in order wins).
+  struct Contribution {
+    // With "Kind namespace/name" when known, for problem messages.
+    std::vector<std::pair<const model::ManifestDocument*, std::string>> documents;
+    std::vector<std::pair<model::ObjectKind, model::ObjectKey>> keys;  // of the keyed ones
+    std::vector<std::string> duplicate_problems;
+  };
+  std::map<std::string, Contribution> contributions;
   std::map<model::ObjectKind, std::vector<model::ObjectKey>> seen;
   std::map<std::pair<model::ObjectKind, model::ObjectKey>, std::string> defined_at;
-  for (const std::string& relative : paths) {
-    RefreshFile(relative);
-    const FileState& file = files_[relative];
-    if (!file.parse_problem.empty()) problems.push_back(file.parse_problem);
+  for (const ListedFile& listed_file : listed) {
+    RefreshFile(listed_file);
+    const FileState& file = files_[listed_file.relative];
+    Contribution& contribution = contributions[listed_file.relative];
     if (file.documents == nullptr) continue;
     for (const model::ManifestDocument& document : *file.documents) {
       const rapidjson::Value& object = document.object;
-      const std::string where = fmt::format("{}:{}", relative, document.line);
       const rapidjson::Value* api_version = model::FindField(object, "apiVersion");
       const rapidjson::Value* kind_field = model::FindField(object, "kind");
       std::optional<model::ObjectKind> kind;
@@ -316,27 +337,46 @@ void DirSource::Rescan() {
         if (!kind.has_value()) continue;  // a kind ProPsy does not use
       }
       std::optional<model::ObjectKey> key = model::ReadObjectKey(object);
-      const std::string what =
-          kind.has_value() && key.has_value()
-              ? fmt::format("{} {}", model::ObjectKindName(*kind), key->ToString())
-              : "";
+      std::string what;
       if (kind.has_value() && key.has_value()) {
+        what = fmt::format("{} {}", model::ObjectKindName(*kind), key->ToString());
+        const std::string where = fmt::format("{}:{}", listed_file.relative, document.line);
         auto [it, first] = defined_at.try_emplace({*kind, *key}, where);
         if (!first) {
-          problems.push_back(
+          contribution.duplicate_problems.push_back(
               fmt::format("{}: {}: already defined at {}; the first in path order wins", where,
                           what, it->second));
           continue;
         }
         seen[*kind].push_back(*key);
+        contribution.keys.emplace_back(*kind, *key);
       }
-      absl::Status status = store_.Upsert(object);
-      if (!status.ok()) {
-        problems.push_back(
+      contribution.documents.emplace_back(&document, std::move(what));
+    }
+  }
+
+  std::vector<std::string> problems;
+  for (const ListedFile& listed_file : listed) {
+    FileState& file = files_[listed_file.relative];
+    const Contribution& contribution = contributions[listed_file.relative];
+    if (!file.parse_problem.empty()) problems.push_back(file.parse_problem);
+    problems.insert(problems.end(), contribution.duplicate_problems.begin(),
+                    contribution.duplicate_problems.end());
+    // Decoded again only when the file changed or won or lost a key.
+    if (file.documents != file.stored_documents || contribution.keys != file.stored_keys) {
+      file.object_problems.clear();
+      for (const auto& [document, what] : contribution.documents) {
+        absl::Status status = store_.Upsert(document->object);
+        if (status.ok()) continue;
+        const std::string where = fmt::format("{}:{}", listed_file.relative, document->line);
+        file.object_problems.push_back(
             what.empty() ? fmt::format("{}: {}", where, std::string(status.message()))
                          : fmt::format("{}: {}: {}", where, what, std::string(status.message())));
       }
+      file.stored_documents = file.documents;
+      file.stored_keys = contribution.keys;
     }
+    problems.insert(problems.end(), file.object_problems.begin(), file.object_problems.end());
   }
   for (model::ObjectKind kind :
        {model::ObjectKind::kProPsyService, model::ObjectKind::kEndpointSlice,

@@ -119,14 +119,35 @@ TEST(ControllerTest, CoalescesBurstsIntoFewPublishes) {
   controller.OnEndpointClusterState(0, Synced());
   ASSERT_TRUE(test::WaitFor([&] { return published.count() == 1; }, milliseconds(2000)));
 
-  // 100 events 1 ms apart: one quiet window at the end, one publish.
+  // 100 events 1 ms apart after a quiet spell: the first is published at
+  // once, the other 99 together once they stop.
+  std::this_thread::sleep_for(milliseconds(100));
   for (int i = 0; i < 100; ++i) {
     controller.OnEndpointClusterState(0, Synced());
     std::this_thread::sleep_for(milliseconds(1));
   }
-  ASSERT_TRUE(test::WaitFor([&] { return published.count() >= 2; }, milliseconds(2000)));
+  ASSERT_TRUE(test::WaitFor([&] { return published.count() >= 3; }, milliseconds(2000)));
   std::this_thread::sleep_for(milliseconds(200));
-  EXPECT_EQ(published.count(), 2u);
+  EXPECT_EQ(published.count(), 3u);
+}
+
+TEST(ControllerTest, ALoneChangeIsPublishedWithoutWaitingForQuiet) {
+  Published published;
+  ControllerOptions options = FastOptions();
+  options.quiet_window = milliseconds(1000);
+  options.max_delay = milliseconds(5000);
+  Controller controller(options, {Cluster("ca", "a")}, {Cluster("ea", "a")}, published.Fn());
+  controller.Start();
+  controller.OnConfigClusterState(0, Synced());
+  controller.OnEndpointClusterState(0, Synced());
+  ASSERT_TRUE(test::WaitFor([&] { return published.count() == 1; }, milliseconds(3000)));
+  std::this_thread::sleep_for(milliseconds(1100));
+
+  auto changed_at = std::chrono::steady_clock::now();
+  controller.OnEndpointClusterState(0, Synced());
+  ASSERT_TRUE(test::WaitFor([&] { return published.count() == 2; }, milliseconds(3000)));
+  // Far less than the quiet window, which a trailing-only debounce would wait.
+  EXPECT_LT(std::chrono::steady_clock::now() - changed_at, milliseconds(500));
 }
 
 TEST(ControllerTest, MaxDelayBoundsAContinuousStream) {
