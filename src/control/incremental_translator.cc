@@ -33,6 +33,27 @@ std::shared_ptr<const model::ServiceEndpoints> EndpointsOf(const model::ClusterO
   return it == objects.endpoints.end() ? nullptr : it->second;
 }
 
+// Adds the services whose endpoint set differs between `before` and `after`
+// (sets are shared between snapshots while unchanged, so pointers tell).
+void ChangedEndpointSets(const model::ClusterObjects& before, const model::ClusterObjects& after,
+                         std::set<model::ObjectKey>& changed) {
+  if (&before == &after) return;
+  auto old_it = before.endpoints.begin();
+  auto new_it = after.endpoints.begin();
+  while (old_it != before.endpoints.end() || new_it != after.endpoints.end()) {
+    if (new_it == after.endpoints.end() ||
+        (old_it != before.endpoints.end() && old_it->first < new_it->first)) {
+      changed.insert(old_it++->first);
+    } else if (old_it == before.endpoints.end() || new_it->first < old_it->first) {
+      changed.insert(new_it++->first);
+    } else {
+      if (old_it->second != new_it->second) changed.insert(new_it->first);
+      ++old_it;
+      ++new_it;
+    }
+  }
+}
+
 template <typename Message, typename NameOf>
 std::shared_ptr<const xds::TypeResources> InternAll(const std::vector<Message>& messages,
                                                     xds::ResourceInterner& interner,
@@ -109,13 +130,21 @@ IncrementalTranslator::IncrementalTranslator(translate::TranslateOptions options
 IncrementalTranslator::~IncrementalTranslator() = default;
 
 void IncrementalTranslator::SetWorld(model::WorldPtr world) {
-  if (world_ == nullptr || !SameClusterInfos(world_->config_clusters, world->config_clusters) ||
-      !SameClusterInfos(world_->endpoint_clusters, world->endpoint_clusters)) {
-    zones_.clear();
+  const bool same_clusters = world_ != nullptr &&
+                             SameClusterInfos(world_->config_clusters, world->config_clusters) &&
+                             SameClusterInfos(world_->endpoint_clusters, world->endpoint_clusters);
+  if (!same_clusters) zones_.clear();
+  const std::vector<model::ClusterObjectsPtr> config_objects = ConfigObjectsOf(*world);
+  all_changed_ = !same_clusters || ConfigObjectsOf(*world_) != config_objects;
+  changed_endpoint_sets_.clear();
+  if (!all_changed_) {
+    for (size_t c = 0; c < world->endpoint_clusters.size(); ++c) {
+      ChangedEndpointSets(*world_->endpoint_clusters[c].objects,
+                          *world->endpoint_clusters[c].objects, changed_endpoint_sets_);
+    }
   }
   world_ = std::move(world);
   ++generation_;
-  const std::vector<model::ClusterObjectsPtr> config_objects = ConfigObjectsOf(*world_);
   for (auto& [name, zone] : zones_) {
     if (zone->view != nullptr && zone->view->config_objects != config_objects) zone->view.reset();
   }
@@ -281,13 +310,20 @@ std::shared_ptr<const IncrementalTranslator::ServicePart> IncrementalTranslator:
   if (slot.part != nullptr && slot.checked_generation == generation_) return slot.part;
 
   const model::ProPsyServiceSpec& spec = service.Spec();
+  const std::string& ns = service.key.namespace_name;
+  if (slot.part != nullptr && slot.checked_generation + 1 == generation_ && !all_changed_ &&
+      !changed_endpoint_sets_.contains({ns, spec.service}) &&
+      (spec.canary_service.empty() ||
+       !changed_endpoint_sets_.contains({ns, spec.canary_service}))) {
+    slot.checked_generation = generation_;
+    ++counters_.services_reused;
+    return slot.part;
+  }
   std::vector<std::shared_ptr<const model::ServiceEndpoints>> endpoint_sets;
   for (const model::ClusterView& cluster : world_->endpoint_clusters) {
-    endpoint_sets.push_back(
-        EndpointsOf(*cluster.objects, {service.key.namespace_name, spec.service}));
+    endpoint_sets.push_back(EndpointsOf(*cluster.objects, {ns, spec.service}));
     if (!spec.canary_service.empty()) {
-      endpoint_sets.push_back(
-          EndpointsOf(*cluster.objects, {service.key.namespace_name, spec.canary_service}));
+      endpoint_sets.push_back(EndpointsOf(*cluster.objects, {ns, spec.canary_service}));
     }
   }
   const bool unchanged =

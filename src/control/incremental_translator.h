@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -80,6 +81,11 @@ class IncrementalTranslator {
   xds::ResourceInterner& interner_;
   model::WorldPtr world_;
   uint64_t generation_ = 0;  // bumped by SetWorld
+  // What differs from the previous World: everything, or only the endpoint
+  // sets of these services. Lets a part checked in the previous World be
+  // reused without looking at its inputs.
+  bool all_changed_ = true;
+  std::set<model::ObjectKey> changed_endpoint_sets_;
   std::map<std::string, std::unique_ptr<ZoneState>> zones_;
   TranslationCounters counters_;
 };

@@ -6,6 +6,7 @@
 #include <yaml-cpp/mark.h>
 #include <yaml-cpp/parser.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -331,9 +332,15 @@ std::string Located(std::string_view file_name, const YAML::Mark& mark, std::str
   return fmt::format("{}:{}:{}: {}", file_name, mark.line + 1, mark.column + 1, reason);
 }
 
-ManifestDocument MakeDocument(const rapidjson::Value& object, int line) {
+// `source_bytes`: the size of the text the object came from, a fair
+// estimate of its tree's size.
+ManifestDocument MakeDocument(const rapidjson::Value& object, int line, size_t source_bytes) {
+  constexpr size_t kMinChunk = 1024;
+  constexpr size_t kMaxChunk = 64 * 1024;
   ManifestDocument document;
-  document.object.CopyFrom(object, document.object.GetAllocator());
+  document.allocator = std::make_unique<rapidjson::MemoryPoolAllocator<>>(
+      std::clamp(2 * source_bytes, kMinChunk, kMaxChunk));
+  document.object.CopyFrom(object, *document.allocator);
   document.line = line;
   return document;
 }
@@ -376,7 +383,7 @@ absl::StatusOr<std::vector<ManifestDocument>> Parse(std::string_view text,
     const auto kind = root.FindMember("kind");
     if (kind == root.MemberEnd() || !kind->value.IsString() ||
         std::string_view(kind->value.GetString(), kind->value.GetStringLength()) != "List") {
-      documents.push_back(MakeDocument(root, mark.line + 1));
+      documents.push_back(MakeDocument(root, mark.line + 1, text.size()));
       continue;
     }
     // kubectl's List: its items are the documents.
@@ -395,7 +402,7 @@ absl::StatusOr<std::vector<ManifestDocument>> Parse(std::string_view text,
             fmt::format("{}:{}: an item of a List must be a mapping, got {}", file_name, line,
                         TypeName(items->value[i])));
       }
-      documents.push_back(MakeDocument(items->value[i], line));
+      documents.push_back(MakeDocument(items->value[i], line, text.size() / items->value.Size()));
     }
   }
   return documents;

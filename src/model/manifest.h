@@ -2,6 +2,7 @@
 
 #include <rapidjson/document.h>
 
+#include <memory>
 #include <string_view>
 #include <vector>
 
@@ -11,8 +12,12 @@ namespace propsy::model {
 
 // One object of a manifest file, as the JSON tree the decoders read.
 struct ManifestDocument {
-  rapidjson::Document object;  // always an object (a YAML mapping)
-  int line = 0;                // 1-based line where the document starts
+  // Owns the memory of `object`, sized to the document: a dir: source keeps
+  // thousands of small documents, and rapidjson's default 64 KiB first chunk
+  // per document would cost hundreds of megabytes.
+  std::unique_ptr<rapidjson::MemoryPoolAllocator<>> allocator;
+  rapidjson::Value object;  // always an object (a YAML mapping)
+  int line = 0;             // 1-based line where the document starts
 };
 
 // Parses manifest text: YAML with any number of `---` separated documents, or

@@ -23,8 +23,10 @@ bool CompleteStateEachResponse(ResourceType type) {
 
 }  // namespace
 
-SotwStreamState::SotwStreamState(std::optional<ResourceType> fixed_type)
-    : fixed_type_(fixed_type) {}
+SotwStreamState::SotwStreamState(std::optional<ResourceType> fixed_type) : fixed_type_(fixed_type) {
+  auto empty = std::make_shared<const ResourceMap>();
+  for (TypeState& state : types_) state.sent = empty;
+}
 
 absl::StatusOr<RequestEvent> SotwStreamState::OnRequest(const Request& request) {
   absl::StatusOr<ResourceType> type = ResolveRequestType(fixed_type_, request.type_url());
@@ -57,48 +59,66 @@ absl::StatusOr<RequestEvent> SotwStreamState::OnRequest(const Request& request) 
     state.sent_version = request.version_info();
   }
   state.requested = true;
-  state.names.clear();
-  state.wildcard = request.resource_names().empty() && WildcardByDefault(*type);
+  std::set<std::string> names;
+  bool wildcard = request.resource_names().empty() && WildcardByDefault(*type);
   for (const std::string& name : request.resource_names()) {
     if (name == "*") {
-      state.wildcard = true;
+      wildcard = true;
     } else {
-      state.names.insert(name);
+      names.insert(name);
     }
+  }
+  if (wildcard != state.wildcard || names != state.names) {
+    state.wildcard = wildcard;
+    state.names = std::move(names);
+    ++state.names_version;
   }
   return event;
 }
 
 void SotwStreamState::SetSnapshot(SnapshotPtr snapshot) { snapshot_ = std::move(snapshot); }
 
-SotwStreamState::Plan SotwStreamState::Desired(ResourceType type, bool keep_removed) const {
-  const TypeState& state = types_[Index(type)];
-  const TypeResources& available = snapshot_->Of(type);
+SotwStreamState::Plan SotwStreamState::Desired(ResourceType type, bool keep_removed) {
+  TypeState& state = types_[Index(type)];
+  const std::shared_ptr<const TypeResources>& available = snapshot_->SharedOf(type);
+  if (!keep_removed && state.planned_from == available &&
+      state.planned_names_version == state.names_version) {
+    return state.planned;
+  }
+  const SharedResourceMap whole(available, &available->by_name);
   Plan plan;
   if (state.wildcard && !keep_removed) {
-    plan.resources = available.by_name;
-    plan.version = available.version;
-    return plan;
-  }
-  auto subscribed = [&](const std::string& name) {
-    return state.wildcard || state.names.contains(name);
-  };
-  if (state.wildcard) {
-    plan.resources = available.by_name;
+    plan = Plan{.resources = whole, .version = available->version};
   } else {
-    for (const std::string& name : state.names) {
-      auto it = available.by_name.find(name);
-      if (it != available.by_name.end()) plan.resources.emplace(name, it->second);
-    }
-  }
-  if (keep_removed) {
-    for (const auto& [name, resource] : state.sent) {
-      if (subscribed(name) && !available.by_name.contains(name)) {
-        plan.resources.emplace(name, resource);
+    auto resources = std::make_shared<ResourceMap>();
+    if (state.wildcard) {
+      *resources = available->by_name;
+    } else {
+      for (const std::string& name : state.names) {
+        auto it = available->by_name.find(name);
+        if (it != available->by_name.end()) resources->emplace_hint(resources->end(), *it);
       }
     }
+    if (keep_removed) {
+      for (const auto& [name, resource] : *state.sent) {
+        if ((state.wildcard || state.names.contains(name)) && !available->by_name.contains(name)) {
+          resources->emplace(name, resource);
+        }
+      }
+    }
+    // A subset as large as the whole set is the whole set.
+    if (resources->size() == available->by_name.size() && !keep_removed) {
+      plan = Plan{.resources = whole, .version = available->version};
+    } else {
+      plan.version = SetVersion(*resources);
+      plan.resources = std::move(resources);
+    }
   }
-  plan.version = SetVersion(plan.resources);
+  if (!keep_removed) {
+    state.planned_from = available;
+    state.planned_names_version = state.names_version;
+    state.planned = plan;
+  }
   return plan;
 }
 
@@ -130,17 +150,20 @@ std::optional<SotwStreamState::Response> SotwStreamState::NextResponse(SentSumma
     summary->resources.clear();
     summary->removed_names.clear();
     const bool complete = CompleteStateEachResponse(type) || state.resend_all;
-    for (const auto& [name, resource] : plan.resources) {
-      if (!complete) {
-        auto held = state.sent.find(name);
-        if (held != state.sent.end() && held->second->version == resource->version) continue;
+    // Both maps are sorted by name: one pass finds what changed and what left.
+    auto held = state.sent->begin();
+    for (const auto& [name, resource] : *plan.resources) {
+      for (; held != state.sent->end() && held->first < name; ++held) {
+        summary->removed_names.push_back(held->first);
       }
+      const bool unchanged = held != state.sent->end() && held->first == name &&
+                             held->second->version == resource->version;
+      if (held != state.sent->end() && held->first == name) ++held;
+      if (unchanged && !complete) continue;
       *response.add_resources() = resource->body;
       summary->resources.push_back(resource);
     }
-    for (const auto& [name, resource] : state.sent) {
-      if (!plan.resources.contains(name)) summary->removed_names.push_back(name);
-    }
+    for (; held != state.sent->end(); ++held) summary->removed_names.push_back(held->first);
     state.resend_all = false;
     state.sent_version = plan.version;
     state.sent_nonce = response.nonce();

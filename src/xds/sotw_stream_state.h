@@ -52,24 +52,33 @@ class SotwStreamState {
   std::optional<Response> NextResponse(SentSummary* summary);
 
  private:
+  using ResourceMap = std::map<std::string, ResourcePtr>;
+  // Usually an alias of a snapshot's own map: most streams hold exactly a
+  // type's whole set, which is then never copied per stream.
+  using SharedResourceMap = std::shared_ptr<const ResourceMap>;
+  struct Plan {
+    SharedResourceMap resources;
+    std::string version;
+  };
   struct TypeState {
     bool requested = false;
     bool wildcard = false;
     std::set<std::string> names;
+    uint64_t names_version = 0;  // bumped when `names` or `wildcard` change
     std::string sent_version;
     std::string sent_nonce;
     std::string nacked_version;
     bool awaiting_ack = false;
     // What the client should hold after the last response.
-    std::map<std::string, ResourcePtr> sent;
+    SharedResourceMap sent;
     bool resend_all = false;  // the last response was NACKed
-  };
-  struct Plan {
-    std::map<std::string, ResourcePtr> resources;
-    std::string version;
+    // The last plan without kept removals, and what it was made from.
+    std::shared_ptr<const TypeResources> planned_from;
+    uint64_t planned_names_version = 0;
+    Plan planned;
   };
 
-  Plan Desired(ResourceType type, bool keep_removed) const;
+  Plan Desired(ResourceType type, bool keep_removed);
 
   const std::optional<ResourceType> fixed_type_;
   std::array<TypeState, kResourceTypeCount> types_;

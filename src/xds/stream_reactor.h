@@ -151,6 +151,10 @@ class StreamReactor final
   }
 
   void OnWriteDone(bool ok) override {
+    // Still ours until writing_ is cleared below. Freed now rather than at
+    // the next write: a thousand idle streams would each hold their last
+    // response.
+    response_ = Response();
     std::optional<grpc::Status> finish;
     {
       std::lock_guard lock(mu_);

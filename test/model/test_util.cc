@@ -58,7 +58,8 @@ rapidjson::Document Yaml(std::string_view text) {
     ADD_FAILURE() << "expected one document, got " << documents->size();
     return out;
   }
-  return std::move(documents->front().object);
+  out.CopyFrom(documents->front().object, out.GetAllocator());
+  return out;
 }
 
 rapidjson::Document Patched(const rapidjson::Document& base, std::string_view path,
