@@ -129,7 +129,6 @@ std::optional<DeltaStreamState::Response> DeltaStreamState::NextResponse(SentSum
       auto* entry = response.add_resources();
       entry->set_name(resource->name);
       entry->set_version(resource->version);
-      *entry->mutable_resource() = resource->body;
       auto held = state.client_versions.find(resource->name);
       state.before_in_flight[resource->name] = held == state.client_versions.end()
                                                    ? std::nullopt
@@ -155,6 +154,12 @@ std::optional<DeltaStreamState::Response> DeltaStreamState::NextResponse(SentSum
     return response;
   }
   return std::nullopt;
+}
+
+void DeltaStreamState::AttachBodies(Response& response, const std::vector<ResourcePtr>& resources) {
+  for (size_t i = 0; i < resources.size(); ++i) {
+    *response.mutable_resources(static_cast<int>(i))->mutable_resource() = resources[i]->body;
+  }
 }
 
 }  // namespace propsy::xds

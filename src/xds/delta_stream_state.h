@@ -36,7 +36,11 @@ class DeltaStreamState {
 
   absl::StatusOr<RequestEvent> OnRequest(const Request& request);
   void SetSnapshot(SnapshotPtr snapshot);
+  // Without the resources' bodies (the summary lists them): the caller adds
+  // them with AttachBodies when the write can start, so a response waiting
+  // for its turn holds no copies.
   std::optional<Response> NextResponse(SentSummary* summary);
+  static void AttachBodies(Response& response, const std::vector<ResourcePtr>& resources);
 
  private:
   struct TypeState {

@@ -78,6 +78,7 @@ class TypedDiscovery {
     SentSummary summary;
     if (std::optional<DiscoveryResponse> answer = state.NextResponse(&summary)) {
       *response = std::move(*answer);
+      SotwStreamState::AttachBodies(*response, summary.resources);
     }
     return grpc::Status::OK;
   }

@@ -23,9 +23,12 @@ absl::StatusOr<std::unique_ptr<XdsServer>> XdsServer::Start(const XdsServerOptio
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   auto server = std::unique_ptr<XdsServer>(new XdsServer());
+  server->write_budget_ =
+      std::make_unique<WriteBudget>(options.write_budget_bytes, options.write_stall_after);
   StreamContext context{
       .watcher = watcher,
       .registry = registry,
+      .write_budget = *server->write_budget_,
       .check_peer_identity =
           options.check_peer_identity && options.tls.has_value() && !options.tls->client_ca.empty(),
   };

@@ -2,6 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -11,6 +12,7 @@
 #include "xds/config_watcher.h"
 #include "xds/node_status.h"
 #include "xds/server_tls.h"
+#include "xds/write_budget.h"
 
 namespace propsy::xds {
 
@@ -24,6 +26,9 @@ struct XdsServerOptions {
   int max_receive_message_bytes = 4 * 1024 * 1024;
   // How often the TLS certificate files are checked for changes.
   unsigned cert_refresh_seconds = 10;
+  // Responses being written at once, over all streams (WriteBudget).
+  size_t write_budget_bytes = 16 * 1024 * 1024;
+  std::chrono::milliseconds write_stall_after{2000};
 };
 
 // The xDS gRPC server: ADS, per-type discovery (stream, delta, Fetch), CSDS,
@@ -36,10 +41,13 @@ class XdsServer {
   ~XdsServer();
 
   int port() const { return port_; }
+  WriteBudget::Stats write_budget_stats() const { return write_budget_->stats(); }
 
  private:
   XdsServer() = default;
 
+  // Declared first: destroyed after the server, whose calls hold grants.
+  std::unique_ptr<WriteBudget> write_budget_;
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

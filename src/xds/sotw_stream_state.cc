@@ -160,7 +160,6 @@ std::optional<SotwStreamState::Response> SotwStreamState::NextResponse(SentSumma
                              held->second->version == resource->version;
       if (held != state.sent->end() && held->first == name) ++held;
       if (unchanged && !complete) continue;
-      *response.add_resources() = resource->body;
       summary->resources.push_back(resource);
     }
     for (; held != state.sent->end(); ++held) summary->removed_names.push_back(held->first);
@@ -172,6 +171,10 @@ std::optional<SotwStreamState::Response> SotwStreamState::NextResponse(SentSumma
     return response;
   }
   return std::nullopt;
+}
+
+void SotwStreamState::AttachBodies(Response& response, const std::vector<ResourcePtr>& resources) {
+  for (const ResourcePtr& resource : resources) *response.add_resources() = resource->body;
 }
 
 }  // namespace propsy::xds

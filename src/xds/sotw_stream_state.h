@@ -49,7 +49,11 @@ class SotwStreamState {
   void SetSnapshot(SnapshotPtr snapshot);
 
   // The next response to write, if any is due. Records it as sent.
+  // Without the resources' bodies (the summary lists them): the caller adds
+  // them with AttachBodies when the write can start, so a response waiting
+  // for its turn holds no copies.
   std::optional<Response> NextResponse(SentSummary* summary);
+  static void AttachBodies(Response& response, const std::vector<ResourcePtr>& resources);
 
  private:
   using ResourceMap = std::map<std::string, ResourcePtr>;

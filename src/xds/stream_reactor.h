@@ -12,6 +12,7 @@
 #include "xds/config_watcher.h"
 #include "xds/node_status.h"
 #include "xds/peer_identity.h"
+#include "xds/write_budget.h"
 
 namespace propsy::xds {
 
@@ -19,6 +20,7 @@ namespace propsy::xds {
 struct StreamContext {
   ConfigWatcher& watcher;
   NodeStatusRegistry& registry;
+  WriteBudget& write_budget;
   bool check_peer_identity = false;  // mutual TLS without -peerskipcn
 };
 
@@ -136,18 +138,34 @@ class StreamReactor final
     MaybeWrite();
   }
 
+  // Builds the next response, if any is due, and writes it when the write
+  // budget gives it a turn (at once, unless many streams are writing).
   void MaybeWrite() {
     SentSummary summary;
+    std::optional<Response> response;
     {
       std::lock_guard lock(mu_);
       if (writing_ || finishing_) return;
-      std::optional<Response> response = state_.NextResponse(&summary);
+      response = state_.NextResponse(&summary);
       if (!response.has_value()) return;
-      response_ = std::move(*response);
       writing_ = true;
     }
     deps_.registry.OnSent(*stream_id_, summary);
-    this->StartWrite(&response_);
+    size_t bytes = 0;
+    for (const ResourcePtr& resource : summary.resources) bytes += resource->body.ByteSizeLong();
+    std::weak_ptr<StreamReactor> weak = self_;
+    deps_.write_budget.Acquire(
+        bytes, [weak, response = std::move(*response),
+                resources = std::move(summary.resources)](WriteBudget::Grant grant) mutable {
+          // The reactor lives until OnDone, which cannot come while this
+          // write is pending; the check guards the impossible anyway.
+          if (auto self = weak.lock()) {
+            State::AttachBodies(response, resources);
+            self->response_ = std::move(response);
+            self->grant_ = std::move(grant);
+            self->StartWrite(&self->response_);
+          }
+        });
   }
 
   void OnWriteDone(bool ok) override {
@@ -155,6 +173,7 @@ class StreamReactor final
     // the next write: a thousand idle streams would each hold their last
     // response.
     response_ = Response();
+    grant_ = WriteBudget::Grant();
     std::optional<grpc::Status> finish;
     {
       std::lock_guard lock(mu_);
@@ -202,7 +221,10 @@ class StreamReactor final
 
   std::mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_);
-  Response response_;  // the write in flight's message, owned by it while writing_
+  // The write in flight's message and budget grant, owned by it while
+  // writing_.
+  Response response_;
+  WriteBudget::Grant grant_;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<grpc::Status> pending_finish_ ABSL_GUARDED_BY(mu_);

@@ -72,6 +72,7 @@ class FakeClient {
   std::optional<Response> Next() {
     SentSummary summary;
     std::optional<Response> response = state_.NextResponse(&summary);
+    if (response.has_value()) DeltaStreamState::AttachBodies(*response, summary.resources);
     if (response.has_value()) {
       ResourceType type = *ResourceTypeFromUrl(response->type_url());
       nonce_[type] = response->nonce();
@@ -166,6 +167,7 @@ TEST(DeltaStreamStateTest, InitialResourceVersionsAreHonoured) {
 
   SentSummary summary;
   std::optional<Response> response = state.NextResponse(&summary);
+  if (response.has_value()) DeltaStreamState::AttachBodies(*response, summary.resources);
   ASSERT_TRUE(response.has_value());
   EXPECT_THAT(NamesIn(*response), ElementsAre("c2"));
   EXPECT_EQ(response->resources(0).version(), clusters.at("c2")->version);
@@ -187,6 +189,7 @@ TEST(DeltaStreamStateTest, ReconnectHoldingEverythingGetsNothing) {
   // The next change is still delivered.
   state.SetSnapshot(RoutesSnapshot("/", "/changed"));
   std::optional<Response> update = state.NextResponse(&summary);
+  if (update.has_value()) DeltaStreamState::AttachBodies(*update, summary.resources);
   ASSERT_TRUE(update.has_value());
   EXPECT_THAT(NamesIn(*update), ElementsAre("r2"));
 }

@@ -78,6 +78,7 @@ class FakeClient {
   std::optional<Response> Next() {
     SentSummary summary;
     std::optional<Response> response = state_.NextResponse(&summary);
+    if (response.has_value()) SotwStreamState::AttachBodies(*response, summary.resources);
     if (response.has_value()) {
       ResourceType type = *ResourceTypeFromUrl(response->type_url());
       nonce_[type] = response->nonce();
@@ -433,6 +434,7 @@ TEST(SotwStreamStateTest, ReconnectWithCurrentVersionGetsNothing) {
   // The client is then told about the next change.
   state.SetSnapshot(Clusters(999));
   std::optional<Response> update = state.NextResponse(&summary);
+  if (update.has_value()) SotwStreamState::AttachBodies(*update, summary.resources);
   ASSERT_TRUE(update.has_value());
   EXPECT_NE(update->version_info(), current);
 
@@ -441,6 +443,7 @@ TEST(SotwStreamStateTest, ReconnectWithCurrentVersionGetsNothing) {
   other.SetSnapshot(snapshot);
   ASSERT_TRUE(other.OnRequest(MakeRequest(ResourceType::kCluster, {}, "old-version")).ok());
   std::optional<Response> response = other.NextResponse(&summary);
+  if (response.has_value()) SotwStreamState::AttachBodies(*response, summary.resources);
   ASSERT_TRUE(response.has_value());
   EXPECT_EQ(response->version_info(), current);
 }
@@ -494,6 +497,7 @@ TEST(SotwStreamStateTest, PerTypeStreamRejectsForeignTypeUrl) {
   state.SetSnapshot(Clusters());
   SentSummary summary;
   std::optional<Response> response = state.NextResponse(&summary);
+  if (response.has_value()) SotwStreamState::AttachBodies(*response, summary.resources);
   ASSERT_TRUE(response.has_value());
   EXPECT_EQ(response->type_url(), TypeUrl(ResourceType::kCluster));
 }

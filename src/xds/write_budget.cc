@@ -1,0 +1,123 @@
+#include "xds/write_budget.h"
+
+#include <utility>
+#include <vector>
+
+namespace propsy::xds {
+
+WriteBudget::Grant::Grant(Grant&& other) noexcept
+    : budget_(std::exchange(other.budget_, nullptr)), id_(std::exchange(other.id_, 0)) {}
+
+WriteBudget::Grant& WriteBudget::Grant::operator=(Grant&& other) noexcept {
+  if (this != &other) {
+    Reset();
+    budget_ = std::exchange(other.budget_, nullptr);
+    id_ = std::exchange(other.id_, 0);
+  }
+  return *this;
+}
+
+WriteBudget::Grant::~Grant() { Reset(); }
+
+void WriteBudget::Grant::Reset() {
+  if (budget_ != nullptr) std::exchange(budget_, nullptr)->Release(id_);
+}
+
+WriteBudget::WriteBudget(size_t max_bytes, std::chrono::milliseconds stall_after)
+    : max_bytes_(max_bytes), stall_after_(stall_after) {
+  stall_watcher_ = std::thread([this] { WatchForStalls(); });
+}
+
+WriteBudget::~WriteBudget() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  stall_watcher_.join();
+}
+
+void WriteBudget::Acquire(size_t bytes, Ready ready) {
+  Grant grant;
+  {
+    std::lock_guard lock(mu_);
+    if (!waiting_.empty() || (in_flight_ > 0 && in_flight_ + bytes > max_bytes_)) {
+      waiting_.push_back(Waiter{.bytes = bytes, .ready = std::move(ready)});
+      return;
+    }
+    grant = StartLocked(bytes);
+  }
+  wake_.notify_all();
+  ready(std::move(grant));
+}
+
+WriteBudget::Stats WriteBudget::stats() const {
+  std::lock_guard lock(mu_);
+  return Stats{.bytes_in_flight = in_flight_, .waiting = waiting_.size(), .stalled = stalled_};
+}
+
+WriteBudget::Grant WriteBudget::StartLocked(size_t bytes) {
+  uint64_t id = next_id_++;
+  active_.emplace(id, Active{.bytes = bytes, .since = Clock::now(), .counted = true});
+  in_flight_ += bytes;
+  return Grant(this, id);
+}
+
+std::vector<WriteBudget::Started> WriteBudget::StartWaitersLocked() {
+  std::vector<Started> started;
+  while (!waiting_.empty() &&
+         (in_flight_ == 0 || in_flight_ + waiting_.front().bytes <= max_bytes_)) {
+    Waiter waiter = std::move(waiting_.front());
+    waiting_.pop_front();
+    started.push_back(
+        Started{.ready = std::move(waiter.ready), .grant = StartLocked(waiter.bytes)});
+  }
+  return started;
+}
+
+void WriteBudget::Release(uint64_t id) {
+  std::vector<Started> started;
+  {
+    std::lock_guard lock(mu_);
+    auto it = active_.find(id);
+    if (it == active_.end()) return;
+    if (it->second.counted) in_flight_ -= it->second.bytes;
+    active_.erase(it);
+    started = StartWaitersLocked();
+  }
+  if (!started.empty()) wake_.notify_all();
+  for (Started& write : started) write.ready(std::move(write.grant));
+}
+
+void WriteBudget::WatchForStalls() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    // The oldest counted write decides when to look again.
+    std::optional<Clock::time_point> next;
+    const Clock::time_point now = Clock::now();
+    for (auto& [id, active] : active_) {
+      if (!active.counted) continue;
+      if (now - active.since >= stall_after_) {
+        active.counted = false;
+        in_flight_ -= active.bytes;
+        ++stalled_;
+      } else if (!next || active.since + stall_after_ < *next) {
+        next = active.since + stall_after_;
+      }
+    }
+    std::vector<Started> started = StartWaitersLocked();
+    if (!started.empty()) {
+      lock.unlock();
+      for (Started& write : started) write.ready(std::move(write.grant));
+      lock.lock();
+      continue;
+    }
+    if (next) {
+      wake_.wait_until(lock, *next);
+    } else {
+      wake_.wait(lock);
+    }
+  }
+}
+
+}  // namespace propsy::xds
