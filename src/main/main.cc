@@ -1,6 +1,7 @@
 // propsy: flags → wiring. Everything with logic lives in the libraries.
 
 #include <fmt/format.h>
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -9,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "admin/admin_server.h"
 #include "admin/metrics.h"
 #include "control/controller.h"
@@ -348,6 +350,13 @@ int Run(const PropsyOptions& options) {
 }  // namespace propsy
 
 int main(int argc, char** argv) {
+  // Process-wide runtime settings, before any thread starts:
+  // - absl's mutex deadlock detection (on in Debian's build) walks a lock
+  //   graph on every gRPC lock; ProPsy's own locks are annotated instead.
+  // - glibc gives each thread its own heap arena; gRPC's many threads then
+  //   keep freed memory apart. Two arenas keep peak memory close to use.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  mallopt(M_ARENA_MAX, 2);
   std::vector<std::string> args(argv + 1, argv + argc);
   absl::StatusOr<propsy::CommandLine> command_line = propsy::ParseCommandLine(args);
   if (!command_line.ok()) {

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <optional>
 
+#include "common/content_hash.h"
 #include "model/json_fields.h"
 
 namespace propsy::sources {
@@ -268,16 +269,17 @@ void DirSource::RefreshFile(const ListedFile& file) {
   if (!content.has_value()) {
     // Keep what it had; the problem stays until it can be read again.
     state.read = false;
-    state.content.clear();
+    state.content_hash.clear();
     state.parse_problem = fmt::format("{}: cannot read: {}", file.relative, error);
     return;
   }
   state.read = true;
   state.stamp = file.stamp;
-  if (state.documents != nullptr && *content == state.content) return;
+  std::string content_hash = ContentHash(*content);
+  if (state.documents != nullptr && content_hash == state.content_hash) return;
   absl::StatusOr<std::vector<model::ManifestDocument>> parsed =
       model::ParseManifest(*content, file.relative);
-  state.content = *std::move(content);
+  state.content_hash = std::move(content_hash);
   if (!parsed.ok()) {
     state.parse_problem = std::string(parsed.status().message());
     return;

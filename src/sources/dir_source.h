@@ -81,11 +81,13 @@ class DirSource : public ClusterSource {
   struct FileState {
     FileStamp stamp;
     bool read = false;  // `stamp` is what was read
-    std::string content;
-    // Documents of the newest content that parsed (may be older than
-    // `content` when that does not parse).
+    // Of the content last read (not the content itself: thousands of files
+    // would be held twice, as text and as documents).
+    std::string content_hash;
+    // Documents of the newest content that parsed (may be older than the
+    // content when that does not parse).
     std::shared_ptr<const std::vector<model::ManifestDocument>> documents;
-    std::string parse_problem;  // of `content`; empty when it parsed
+    std::string parse_problem;  // of the content; empty when it parsed
     // What went into the store from this file: the documents and the keys
     // it won, with the decode problems. Unchanged files are not decoded
     // again, so a rescan costs a stat per file plus the changed ones.

@@ -2,6 +2,8 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include <algorithm>
+
 #include "envoy/admin/v3/config_dump_shared.pb.h"
 
 namespace propsy::xds {
@@ -69,13 +71,34 @@ void NodeStatusRegistry::OnSent(StreamId stream, const SentSummary& sent) {
   auto it = streams_.find(stream);
   if (it == streams_.end()) return;
   TypeStatus& type = it->second.types[Index(sent.type)];
-  const auto now = Clock::now();
-  for (const std::string& name : sent.removed_names) type.resources.erase(name);
-  type.in_flight.clear();
-  for (const ResourcePtr& resource : sent.resources) {
-    type.resources[resource->name] = ResourceStatus{resource, State::kSent, "", now};
-    type.in_flight.push_back(resource->name);
+  auto by_name = [](const HeldResource& held, std::string_view name) {
+    return held.resource->name < name;
+  };
+  auto release = [&type](uint64_t batch_id) {
+    auto batch = type.batches.find(batch_id);
+    if (batch != type.batches.end() && --batch->second.uses == 0) type.batches.erase(batch);
+  };
+  for (const std::string& name : sent.removed_names) {
+    auto held = std::lower_bound(type.held.begin(), type.held.end(), name, by_name);
+    if (held == type.held.end() || held->resource->name != name) continue;
+    release(held->batch);
+    type.held.erase(held);
   }
+  const uint64_t batch_id = type.next_batch++;
+  Batch& batch = type.batches[batch_id];
+  batch.updated = Clock::now();
+  for (const ResourcePtr& resource : sent.resources) {
+    auto held = std::lower_bound(type.held.begin(), type.held.end(), resource->name, by_name);
+    if (held != type.held.end() && held->resource->name == resource->name) {
+      release(held->batch);
+      *held = HeldResource{.resource = resource, .batch = batch_id};
+    } else {
+      type.held.insert(held, HeldResource{.resource = resource, .batch = batch_id});
+    }
+    ++batch.uses;
+  }
+  if (batch.uses == 0) type.batches.erase(batch_id);
+  type.in_flight = batch_id;
   type.sent_version = sent.version;
 }
 
@@ -88,14 +111,15 @@ void NodeStatusRegistry::OnRequest(StreamId stream, const RequestEvent& event) {
   if (it == streams_.end()) return;
   TypeStatus& type = it->second.types[Index(event.type)];
   const auto now = Clock::now();
-  for (const std::string& name : type.in_flight) {
-    auto resource = type.resources.find(name);
-    if (resource == type.resources.end()) continue;
-    resource->second.state = ack ? State::kAcked : State::kNacked;
-    resource->second.error = ack ? "" : event.error;
-    resource->second.updated = now;
+  if (type.in_flight.has_value()) {
+    auto batch = type.batches.find(*type.in_flight);
+    if (batch != type.batches.end()) {
+      batch->second.state = ack ? State::kAcked : State::kNacked;
+      batch->second.error = ack ? "" : event.error;
+      batch->second.updated = now;
+    }
   }
-  type.in_flight.clear();
+  type.in_flight.reset();
   if (!ack) type.last_nack = LastNack{event.version, event.error, now};
 }
 
@@ -113,12 +137,14 @@ ClientStatusResponse NodeStatusRegistry::ClientStatus(const ClientStatusRequest&
     ClientConfig& config = by_node[stream.node.id()];
     *config.mutable_node() = stream.node;
     for (ResourceType type : kAllResourceTypes) {
-      for (const auto& [name, status] : stream.types[Index(type)].resources) {
+      const TypeStatus& type_status = stream.types[Index(type)];
+      for (const HeldResource& held : type_status.held) {
+        const Batch& status = type_status.batches.at(held.batch);
         auto* entry = config.add_generic_xds_configs();
         entry->set_type_url(std::string(TypeUrl(type)));
-        entry->set_name(name);
-        entry->set_version_info(status.resource->version);
-        *entry->mutable_xds_config() = status.resource->body;
+        entry->set_name(held.resource->name);
+        entry->set_version_info(held.resource->version);
+        *entry->mutable_xds_config() = held.resource->body;
         *entry->mutable_last_updated() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
             std::chrono::duration_cast<std::chrono::nanoseconds>(status.updated.time_since_epoch())
                 .count());
@@ -135,7 +161,7 @@ ClientStatusResponse NodeStatusRegistry::ClientStatus(const ClientStatusRequest&
             entry->set_config_status(ConfigStatus::ERROR);
             entry->set_client_status(ClientResourceStatus::NACKED);
             entry->mutable_error_state()->set_details(status.error);
-            entry->mutable_error_state()->set_version_info(status.resource->version);
+            entry->mutable_error_state()->set_version_info(held.resource->version);
             break;
         }
       }

@@ -54,15 +54,25 @@ class NodeStatusRegistry {
 
  private:
   enum class State { kSent, kAcked, kNacked };
-  struct ResourceStatus {
-    ResourcePtr resource;
+  // One response and how its client answered; the resources it carried
+  // share this record instead of each keeping its own.
+  struct Batch {
     State state = State::kSent;
     std::string error;
     Clock::time_point updated;
+    size_t uses = 0;  // held resources last carried by it
   };
+  struct HeldResource {
+    ResourcePtr resource;
+    uint64_t batch = 0;
+  };
+  // A few words per resource: a thousand nodes of hundreds of resources
+  // each are tracked in megabytes, not hundreds of them.
   struct TypeStatus {
-    std::map<std::string, ResourceStatus> resources;
-    std::vector<std::string> in_flight;  // names of the unanswered response
+    std::vector<HeldResource> held;     // what the client holds or was sent, by name
+    std::map<uint64_t, Batch> batches;  // those `held` refers to
+    std::optional<uint64_t> in_flight;  // batch of the unanswered response
+    uint64_t next_batch = 1;
     std::string sent_version;
     std::optional<LastNack> last_nack;
   };
