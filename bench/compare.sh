@@ -1,0 +1,257 @@
+#!/usr/bin/env bash
+# Runs ProPsy and a go-control-plane peer in turn under the same simulated
+# Envoys (bench/xds_load) and prints one table: initial sync, update
+# convergence, server CPU and peak RSS for each, and their ratio.
+#
+# The peer serves exactly what ProPsy served: xds_load dumps every node's
+# resources from the ProPsy run (before and after the update), and the peer
+# loads both dumps into its snapshot cache, so the two servers push the same
+# bytes to the same nodes and only the serving machinery differs.
+#
+#   bench/compare.sh [--mode sotw|delta] [--smoke] [--keep]
+#                    [--nodes N] [--services S] [--endpoints E] [--clusters C]
+#
+# Defaults: state-of-the-world, 1,000 nodes, 2,000 services, 50,000 endpoints
+# over 3 clusters. --smoke is 50 nodes, 100 services, 2,000 endpoints (scale
+# options given as well still win). PROPSY_BINARY picks the ProPsy binary
+# (default build/src/main/propsy). Logs and data go to a fresh run directory,
+# removed at the end unless --keep or a step failed.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+
+usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; }
+die() { echo "compare: $*" >&2; exit 2; }
+
+mode=sotw smoke=0 keep=0
+nodes="" services="" endpoints="" clusters=""
+while [ $# -gt 0 ]; do
+  opt="$1" value=""
+  case "$opt" in
+    --*=*) value="${opt#*=}" opt="${opt%%=*}" ;;
+  esac
+  case "$opt" in
+    -h | --help) usage; exit 0 ;;
+    --smoke) smoke=1; shift; continue ;;
+    --keep) keep=1; shift; continue ;;
+    --mode | --nodes | --services | --endpoints | --clusters)
+      if [ -z "$value" ]; then
+        [ $# -ge 2 ] || die "$opt needs a value"
+        value="$2"; shift
+      fi
+      shift ;;
+    *) die "unknown option '$opt' (see --help)" ;;
+  esac
+  case "$opt" in
+    --mode)
+      case "$value" in sotw | delta) mode="$value" ;; *) die "--mode must be sotw or delta, not '$value'" ;; esac ;;
+    *)
+      [[ "$value" =~ ^[1-9][0-9]*$ ]] || die "$opt must be a positive integer, not '$value'"
+      printf -v "${opt#--}" '%s' "$value" ;;
+  esac
+done
+if [ "$smoke" = 1 ]; then
+  nodes="${nodes:-50}" services="${services:-100}" endpoints="${endpoints:-2000}"
+fi
+nodes="${nodes:-1000}" services="${services:-2000}" endpoints="${endpoints:-50000}" clusters="${clusters:-3}"
+
+propsy="${PROPSY_BINARY:-$root/build/src/main/propsy}"
+[ -x "$propsy" ] || die "ProPsy binary '$propsy' is not an executable file (set PROPSY_BINARY)"
+for tool in go python3 curl; do
+  command -v "$tool" >/dev/null || die "'$tool' is required but not on PATH"
+done
+
+run="$(mktemp -d /tmp/propsy-compare.XXXXXX)"
+echo "compare: run directory $run"
+echo "compare: mode $mode, $nodes nodes, $services services, $endpoints endpoints over $clusters clusters"
+
+server_pid="" server_log="" step_pid="" failed=0
+stop_server() {
+  [ -n "$server_pid" ] || return 0
+  kill -TERM "$server_pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  kill -KILL "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=""
+}
+cleanup() {
+  if [ -n "$step_pid" ]; then
+    # The step's whole process group: go build's compilers, update commands.
+    kill -TERM -- "-$step_pid" 2>/dev/null || kill -TERM "$step_pid" 2>/dev/null || true
+    wait "$step_pid" 2>/dev/null || true
+  fi
+  stop_server
+  if [ "$keep" = 0 ] && [ "$failed" = 0 ]; then rm -rf "$run"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# fail STEP LOG...: names the failed step and shows the ends of its logs.
+fail() {
+  local step="$1"; shift
+  failed=1
+  echo "compare: step '$step' failed; run directory kept: $run" >&2
+  local log
+  for log in "$@"; do
+    [ -s "$log" ] || continue
+    echo "---- last lines of $log" >&2
+    tail -n 30 "$log" >&2
+  done
+  exit 1
+}
+
+# step NAME LOG COMMAND...: runs one step with its output in LOG. It runs in
+# the background of its own process group so that Ctrl-C or TERM interrupt
+# the wait at once and the cleanup can end the step's processes.
+step() {
+  local name="$1" log="$2"; shift 2
+  echo "compare: $name"
+  setsid "$@" >"$log" 2>&1 &
+  step_pid=$!
+  if ! wait "$step_pid"; then
+    step_pid=""
+    fail "$name" "$log" ${server_log:+"$server_log"}
+  fi
+  step_pid=""
+}
+
+# Free loopback ports: bound to port 0 and released, so a clash is unlikely.
+read -r propsy_xds propsy_health peer_xds peer_admin < <(python3 -c '
+import socket
+socks = [socket.socket() for _ in range(4)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in socks))
+')
+
+# wait_ready NAME URL: waits until URL answers 200 while the server lives.
+wait_ready() {
+  local name="$1" url="$2"
+  # Start-up reads the whole workload (or both dumps): allow minutes at scale.
+  for _ in $(seq 1 3000); do
+    if curl -sf -o /dev/null "$url"; then return 0; fi
+    kill -0 "$server_pid" 2>/dev/null || fail "start $name (it exited)" "$server_log"
+    sleep 0.2
+  done
+  fail "start $name (not ready after 600 s)" "$server_log"
+}
+
+bin="$run/bin"
+mkdir -p "$bin"
+step "build xds_load" "$run/build.log" go build -C "$here" -o "$bin/xds_load" ./xds_load
+step "build gcp" "$run/build-gcp.log" go build -C "$here" -o "$bin/gcp" ./peers/gcp
+
+work="$run/work"
+step "generate the workload" "$run/workload.log" \
+  python3 "$here/workload.py" generate --out "$work" \
+    --nodes "$nodes" --services "$services" --endpoints "$endpoints" --clusters "$clusters"
+affected="$(python3 "$here/workload.py" affected --dir "$work" 2>>"$run/workload.log" | tail -n 1)" ||
+  fail "count the nodes the update affects" "$run/workload.log"
+[[ "$affected" =~ ^[0-9]+$ ]] || fail "count the nodes the update affects (got '$affected')" "$run/workload.log"
+
+mapfile -t propsy_args <"$work/propsy.args"
+load_args=(-nodes "$nodes" -mode "$mode")
+
+# ---- ProPsy
+server_log="$run/propsy.log"
+echo "compare: start ProPsy"
+"$propsy" -listen "127.0.0.1:$propsy_xds" -listenhealth "127.0.0.1:$propsy_health" \
+  "${propsy_args[@]}" >"$server_log" 2>&1 &
+server_pid=$!
+wait_ready ProPsy "http://127.0.0.1:$propsy_health/readyz"
+step "load ProPsy (initial sync, one endpoint update to $affected nodes)" "$run/load-propsy.log" \
+  "$bin/xds_load" -server "127.0.0.1:$propsy_xds" "${load_args[@]}" -pid "$server_pid" \
+    -update-cmd "python3 $(printf %q "$here/workload.py") update --dir $(printf %q "$work") --kind endpoint" \
+    -expect-affected "$affected" \
+    -dump-before "$run/dump-initial" -dump-after "$run/dump-update" \
+    -json "$run/propsy.json"
+stop_server
+
+# ---- go-control-plane peer, serving what ProPsy served
+server_log="$run/gcp.log"
+echo "compare: start go-control-plane peer"
+"$bin/gcp" -listen "127.0.0.1:$peer_xds" -admin "127.0.0.1:$peer_admin" \
+  -initial "$run/dump-initial" -update "$run/dump-update" >"$server_log" 2>&1 &
+server_pid=$!
+wait_ready "go-control-plane peer" "http://127.0.0.1:$peer_admin/ready"
+step "load go-control-plane peer (same update, verified against ProPsy's)" "$run/load-peer.log" \
+  "$bin/xds_load" -server "127.0.0.1:$peer_xds" "${load_args[@]}" -pid "$server_pid" \
+    -update-cmd "curl -sf -X POST http://127.0.0.1:$peer_admin/update" \
+    -expect-affected "$affected" \
+    -verify "$run/dump-update" \
+    -json "$run/peer.json"
+stop_server
+server_log=""
+
+targets=1
+[ "$smoke" = 0 ] || targets=0
+python3 - "$run/propsy.json" "$run/peer.json" \
+  "$mode, $nodes nodes, $services services, $endpoints endpoints, $clusters clusters" "$targets" \
+  >"$run/table.log" 2>&1 <<'PY' || fail "print the table" "$run/table.log"
+import json
+import sys
+
+propsy_path, peer_path, title, targets = sys.argv[1:5]
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as err:
+        sys.exit(f"{path}: {err}")
+
+
+def figure(data, path):
+    value = data
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            sys.exit(f"figure {'.'.join(path)} missing from the load generator's JSON")
+        value = value[key]
+    return float(value)
+
+
+propsy, peer = load(propsy_path), load(peer_path)
+rows = [
+    ("initial sync p50 (ms)", ("initial", "p50_ms"), "{:.1f}"),
+    ("initial sync p99 (ms)", ("initial", "p99_ms"), "{:.1f}"),
+    ("initial sync max (ms)", ("initial", "max_ms"), "{:.1f}"),
+    ("update convergence p50 (ms)", ("update", "p50_ms"), "{:.1f}"),
+    ("update convergence p99 (ms)", ("update", "p99_ms"), "{:.1f}"),
+    ("update convergence max (ms)", ("update", "max_ms"), "{:.1f}"),
+    ("server CPU s, initial sync", ("initial", "cpu_s"), "{:.2f}"),
+    ("server CPU s per update", ("update", "cpu_s"), "{:.3f}"),
+    ("peak RSS (MB)", ("peak_rss_mb",), "{:.1f}"),
+    ("bytes received, initial sync", ("initial", "bytes"), "{:.0f}"),
+    ("bytes received, update", ("update", "bytes"), "{:.0f}"),
+]
+print(f"{title}; update reached {figure(propsy, ('update', 'affected')):.0f} nodes")
+print(f"{'':30} {'ProPsy':>14} {'go-control-plane':>17} {'ratio':>7}")
+for label, path, fmt in rows:
+    mine, theirs = figure(propsy, path), figure(peer, path)
+    ratio = f"{mine / theirs:.2f}" if theirs else "-"
+    print(f"{label:30} {fmt.format(mine):>14} {fmt.format(theirs):>17} {ratio:>7}")
+
+if targets == "1":
+    update_p99 = figure(propsy, ("update", "p99_ms"))
+    sync_max = figure(propsy, ("initial", "max_ms")) / 1000
+    rss = figure(propsy, ("peak_rss_mb",))
+    cpu, peer_cpu = figure(propsy, ("update", "cpu_s")), figure(peer, ("update", "cpu_s"))
+    checks = [
+        ("update p99 <= 50 ms", update_p99 <= 50, f"{update_p99:.1f} ms"),
+        ("initial sync max <= 5 s", sync_max <= 5, f"{sync_max:.2f} s"),
+        ("peak RSS <= 200 MB", rss <= 200, f"{rss:.1f} MB"),
+        ("CPU per update <= 1/3 of the peer's", cpu * 3 <= peer_cpu, f"{cpu:.3f} s vs {peer_cpu:.3f} s"),
+    ]
+    print()
+    print("ProPsy targets:")
+    for label, met, value in checks:
+        print(f"  {label:38} {'met' if met else 'MISSED':7} ({value})")
+PY
+echo
+cat "$run/table.log"
