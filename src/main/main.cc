@@ -4,6 +4,7 @@
 #include <malloc.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <csignal>
 #include <map>
 #include <memory>
@@ -227,6 +228,13 @@ int Run(const PropsyOptions& options) {
                         "configuration it caused (debouncing included).",
                         {}, admin::DefaultLatencyBuckets())
           .Get();
+  admin::Histogram& publish_duration =
+      metrics
+          .AddHistogram("propsy_publish_duration_seconds",
+                        "Time to translate a published configuration and hand every changed "
+                        "node's snapshot to its streams.",
+                        {}, admin::DefaultLatencyBuckets())
+          .Get();
   control::Controller controller(
       control::ControllerOptions{
           .local_zone = options.zone,
@@ -236,8 +244,12 @@ int Run(const PropsyOptions& options) {
           .namespaces = options.namespaces,
           .observe_publish_delay =
               [&publish_delay](double seconds) { publish_delay.Observe(seconds); }},
-      config_clusters, endpoint_clusters,
-      [&watcher](model::WorldPtr world) { watcher.Publish(std::move(world)); });
+      config_clusters, endpoint_clusters, [&watcher, &publish_duration](model::WorldPtr world) {
+        auto started = std::chrono::steady_clock::now();
+        watcher.Publish(std::move(world));
+        publish_duration.Observe(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      });
   RegisterMetrics(metrics, node_status, controller, watcher);
   metrics.AddCollector(
       "propsy_source_events",

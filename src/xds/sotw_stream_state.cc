@@ -1,5 +1,7 @@
 #include "xds/sotw_stream_state.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "common/content_hash.h"
 
@@ -81,44 +83,59 @@ void SotwStreamState::SetSnapshot(SnapshotPtr snapshot) { snapshot_ = std::move(
 SotwStreamState::Plan SotwStreamState::Desired(ResourceType type, bool keep_removed) {
   TypeState& state = types_[Index(type)];
   const std::shared_ptr<const TypeResources>& available = snapshot_->SharedOf(type);
-  if (!keep_removed && state.planned_from == available &&
-      state.planned_names_version == state.names_version) {
-    return state.planned;
-  }
-  const SharedResourceMap whole(available, &available->by_name);
-  Plan plan;
-  if (state.wildcard && !keep_removed) {
-    plan = Plan{.resources = whole, .version = available->version};
-  } else {
-    auto resources = std::make_shared<ResourceMap>();
-    if (state.wildcard) {
-      *resources = available->by_name;
-    } else {
-      for (const std::string& name : state.names) {
-        auto it = available->by_name.find(name);
-        if (it != available->by_name.end()) resources->emplace_hint(resources->end(), *it);
-      }
-    }
-    if (keep_removed) {
-      for (const auto& [name, resource] : *state.sent) {
-        if ((state.wildcard || state.names.contains(name)) && !available->by_name.contains(name)) {
-          resources->emplace(name, resource);
-        }
-      }
-    }
-    // A subset as large as the whole set is the whole set.
-    if (resources->size() == available->by_name.size() && !keep_removed) {
-      plan = Plan{.resources = whole, .version = available->version};
-    } else {
-      plan.version = SetVersion(*resources);
-      plan.resources = std::move(resources);
-    }
-  }
-  if (!keep_removed) {
+  if (state.planned_from != available || state.planned_names_version != state.names_version) {
+    state.planned = PlanFor(state, available);
     state.planned_from = available;
     state.planned_names_version = state.names_version;
-    state.planned = plan;
   }
+  if (!keep_removed) return state.planned;
+
+  // Removals wait: add back what the client holds and the snapshot lost.
+  // Usually nothing was lost, and the plan stands as it is.
+  auto subscribed = [&state](const std::string& name) {
+    return state.wildcard || state.names.contains(name);
+  };
+  auto lost = [&](const std::pair<const std::string, ResourcePtr>& held) {
+    return subscribed(held.first) && !available->by_name.contains(held.first);
+  };
+  if (state.sent == state.planned.resources ||
+      std::none_of(state.sent->begin(), state.sent->end(), lost)) {
+    return state.planned;
+  }
+  auto resources = std::make_shared<ResourceMap>(*state.planned.resources);
+  for (const auto& held : *state.sent) {
+    if (lost(held)) resources->insert(held);
+  }
+  Plan plan;
+  plan.version = SetVersion(*resources);
+  plan.resources = std::move(resources);
+  return plan;
+}
+
+SotwStreamState::Plan SotwStreamState::PlanFor(
+    const TypeState& state, const std::shared_ptr<const TypeResources>& available) {
+  const ResourceMap& all = available->by_name;
+  const SharedResourceMap whole(available, &all);
+  // Most clients ask for the whole set (wildcard, or every name it has):
+  // share the snapshot's map and version. Both name lists are sorted, so
+  // one pass tells.
+  bool every_name = state.wildcard;
+  if (!every_name && state.names.size() >= all.size()) {
+    auto name = state.names.begin();
+    every_name = std::all_of(all.begin(), all.end(), [&](const auto& entry) {
+      while (name != state.names.end() && *name < entry.first) ++name;
+      return name != state.names.end() && *name == entry.first;
+    });
+  }
+  if (every_name) return Plan{.resources = whole, .version = available->version};
+  auto resources = std::make_shared<ResourceMap>();
+  for (const std::string& name : state.names) {
+    auto it = all.find(name);
+    if (it != all.end()) resources->emplace_hint(resources->end(), *it);
+  }
+  Plan plan;
+  plan.version = SetVersion(*resources);
+  plan.resources = std::move(resources);
   return plan;
 }
 

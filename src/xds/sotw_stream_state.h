@@ -82,7 +82,11 @@ class SotwStreamState {
     Plan planned;
   };
 
+  // What the client should hold of `type` now; `keep_removed` keeps what
+  // the snapshot dropped (removals wait for later types on ADS).
   Plan Desired(ResourceType type, bool keep_removed);
+  static Plan PlanFor(const TypeState& state,
+                      const std::shared_ptr<const TypeResources>& available);
 
   const std::optional<ResourceType> fixed_type_;
   std::array<TypeState, kResourceTypeCount> types_;
