@@ -112,7 +112,8 @@ struct IncrementalTranslator::ZoneView {
     NodeClass* node_class = nullptr;
     uint64_t used_generation = 0;
   };
-  std::map<std::pair<std::string, bool>, NodeEntry> nodes;
+  // By node id, per transport (ADS or not).
+  std::array<std::unordered_map<std::string, NodeEntry>, 2> nodes;
 };
 
 struct IncrementalTranslator::ZoneState {
@@ -168,9 +169,10 @@ void IncrementalTranslator::Prune() {
     }
     if (zone->view == nullptr) continue;
     // Nodes used now point only at classes refreshed now.
-    std::erase_if(zone->view->nodes, [this](const auto& entry) {
-      return entry.second.used_generation != generation_;
-    });
+    for (auto& nodes : zone->view->nodes) {
+      std::erase_if(
+          nodes, [this](const auto& entry) { return entry.second.used_generation != generation_; });
+    }
     std::erase_if(zone->view->classes, [this](const auto& entry) {
       return entry.second->checked_generation != generation_;
     });
@@ -211,7 +213,7 @@ std::unique_ptr<IncrementalTranslator::ZoneView> IncrementalTranslator::BuildZon
 IncrementalTranslator::NodeClass& IncrementalTranslator::ClassFor(ZoneView& view,
                                                                   const std::string& node_id,
                                                                   bool uses_ads) {
-  auto [node, inserted] = view.nodes.try_emplace({node_id, uses_ads});
+  auto [node, inserted] = view.nodes[uses_ads ? 1 : 0].try_emplace(node_id);
   node->second.used_generation = generation_;
   if (!inserted) return *node->second.node_class;
 
@@ -287,10 +289,23 @@ void IncrementalTranslator::Assemble(NodeClass& node_class) {
       endpoints.emplace(assignment->name, assignment);
     }
   }
+  // Sets equal to the previous snapshot's stay the same objects, so streams
+  // see at a glance that nothing changed there.
+  const xds::NodeSnapshot* previous =
+      node_class.snapshot.ok() ? node_class.snapshot->get() : nullptr;
+  auto reuse_or_make = [previous](xds::ResourceType type,
+                                  std::map<std::string, xds::ResourcePtr> resources) {
+    if (previous != nullptr && previous->Of(type).by_name == resources) {
+      return previous->SharedOf(type);
+    }
+    return xds::TypeResources::Make(std::move(resources));
+  };
   xds::NodeSnapshot::Types types;
   types[xds::Index(xds::ResourceType::kSecret)] = node_class.secrets;
-  types[xds::Index(xds::ResourceType::kCluster)] = xds::TypeResources::Make(std::move(clusters));
-  types[xds::Index(xds::ResourceType::kEndpoint)] = xds::TypeResources::Make(std::move(endpoints));
+  types[xds::Index(xds::ResourceType::kCluster)] =
+      reuse_or_make(xds::ResourceType::kCluster, std::move(clusters));
+  types[xds::Index(xds::ResourceType::kEndpoint)] =
+      reuse_or_make(xds::ResourceType::kEndpoint, std::move(endpoints));
   types[xds::Index(xds::ResourceType::kListener)] = node_class.listeners;
   types[xds::Index(xds::ResourceType::kRoute)] = node_class.routes;
   auto snapshot = std::make_shared<const xds::NodeSnapshot>(std::move(types));

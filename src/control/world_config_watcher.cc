@@ -1,8 +1,7 @@
 #include "control/world_config_watcher.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
-
-#include <set>
 
 namespace propsy::control {
 namespace {
@@ -43,12 +42,13 @@ void WorldConfigWatcher::Publish(model::WorldPtr world) {
     watcher.on_change(snapshot);
   }
   // Forget nodes nobody watches any more, so node churn does not grow memory.
-  std::set<NodeKey> watched;
-  for (const auto& [id, watcher] : watchers_) {
-    watched.insert(NodeKey{watcher.node.id, watcher.node.zone, watcher.node.uses_ads});
+  if (cancelled_since_prune_) {
+    std::unordered_set<NodeKey> watched;
+    for (const auto& [id, watcher] : watchers_) watched.insert(KeyOf(watcher.node));
+    std::erase_if(last_good_,
+                  [&watched](const auto& entry) { return !watched.contains(entry.first); });
+    cancelled_since_prune_ = false;
   }
-  std::erase_if(last_good_,
-                [&watched](const auto& entry) { return !watched.contains(entry.first); });
   translator_.Prune();
 }
 
@@ -86,11 +86,16 @@ std::unique_ptr<xds::WatchHandle> WorldConfigWatcher::Watch(const xds::NodeInfo&
 void WorldConfigWatcher::Cancel(uint64_t id) {
   std::lock_guard lock(mu_);
   watchers_.erase(id);
+  cancelled_since_prune_ = true;
+}
+
+WorldConfigWatcher::NodeKey WorldConfigWatcher::KeyOf(const xds::NodeInfo& node) {
+  return fmt::format("{}\0{}\0{}", node.id, node.zone, node.uses_ads ? 1 : 0);
 }
 
 xds::SnapshotPtr WorldConfigWatcher::SnapshotForLocked(const xds::NodeInfo& node) {
   if (world_ == nullptr) return nullptr;
-  NodeKey key{node.id, node.zone, node.uses_ads};
+  const NodeKey key = KeyOf(node);
   absl::StatusOr<xds::SnapshotPtr> snapshot = translator_.SnapshotFor(
       translate::NodeContext{.id = node.id, .zone = node.zone, .uses_ads = node.uses_ads});
   if (!snapshot.ok()) {
@@ -103,7 +108,8 @@ xds::SnapshotPtr WorldConfigWatcher::SnapshotForLocked(const xds::NodeInfo& node
     auto last = last_good_.find(key);
     return last == last_good_.end() ? nullptr : last->second;
   }
-  last_good_[key] = *snapshot;
+  xds::SnapshotPtr& last_good = last_good_[key];
+  if (last_good != *snapshot) last_good = *snapshot;
   return *snapshot;
 }
 

@@ -4,7 +4,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <tuple>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "absl/base/thread_annotations.h"
 #include "control/incremental_translator.h"
@@ -46,7 +47,9 @@ class WorldConfigWatcher : public xds::ConfigWatcher {
 
  private:
   class Handle;
-  using NodeKey = std::tuple<std::string, std::string, bool>;
+  // id, zone and transport in one string: hashed once per lookup.
+  using NodeKey = std::string;
+  static NodeKey KeyOf(const xds::NodeInfo& node);
   struct Watcher {
     xds::NodeInfo node;
     Callback on_change;
@@ -62,7 +65,9 @@ class WorldConfigWatcher : public xds::ConfigWatcher {
   IncrementalTranslator translator_ ABSL_GUARDED_BY(mu_);
   // Last good snapshot per node, kept across publishes for the
   // inconsistent-translation fallback.
-  std::map<NodeKey, xds::SnapshotPtr> last_good_ ABSL_GUARDED_BY(mu_);
+  std::unordered_map<NodeKey, xds::SnapshotPtr> last_good_ ABSL_GUARDED_BY(mu_);
+  // A watch was cancelled since the last prune of `last_good_`.
+  bool cancelled_since_prune_ ABSL_GUARDED_BY(mu_) = false;
   std::map<uint64_t, Watcher> watchers_ ABSL_GUARDED_BY(mu_);
   uint64_t next_watch_id_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t rejected_translations_ ABSL_GUARDED_BY(mu_) = 0;

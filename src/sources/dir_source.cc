@@ -287,6 +287,25 @@ void DirSource::RefreshFile(const ListedFile& file) {
   state.parse_problem.clear();
   state.documents =
       std::make_shared<const std::vector<model::ManifestDocument>>(*std::move(parsed));
+  state.identities.clear();
+  for (const model::ManifestDocument& document : *state.documents) {
+    const rapidjson::Value& object = document.object;
+    const rapidjson::Value* api_version = model::FindField(object, "apiVersion");
+    const rapidjson::Value* kind_field = model::FindField(object, "kind");
+    DocumentIdentity identity{.document = &document, .kind = {}, .key = {}, .what = {}};
+    if (api_version != nullptr && kind_field != nullptr && api_version->IsString() &&
+        kind_field->IsString()) {
+      identity.kind =
+          model::ObjectKindOf(model::StringOf(*api_version), model::StringOf(*kind_field));
+      if (!identity.kind.has_value()) continue;  // a kind ProPsy does not use
+    }
+    identity.key = model::ReadObjectKey(object);
+    if (identity.kind.has_value() && identity.key.has_value()) {
+      identity.what =
+          fmt::format("{} {}", model::ObjectKindName(*identity.kind), identity.key->ToString());
+    }
+    state.identities.push_back(std::move(identity));
+  }
 }
 
 void DirSource::Rescan() {
@@ -310,80 +329,92 @@ void DirSource::Rescan() {
   // Files no longer in the tree are forgotten, with their objects.
   std::set<std::string> present;
   for (const ListedFile& file : listed) present.insert(file.relative);
-  std::erase_if(files_, [&present](const auto& entry) { return !present.contains(entry.first); });
+  bool keys_changed = std::erase_if(files_, [&present](const auto& entry) {
+                        return !present.contains(entry.first);
+                      }) > 0;
 
-  // The objects each file contributes: every document except losers of a
-  // duplicate definition (the first path in order wins).
-  struct Contribution {
-    // With "Kind namespace/name" when known, for problem messages.
-    std::vector<std::pair<const model::ManifestDocument*, std::string>> documents;
-    std::vector<std::pair<model::ObjectKind, model::ObjectKey>> keys;  // of the keyed ones
-    std::vector<std::string> duplicate_problems;
+  // Which documents win their key: the first in path order; the others are
+  // duplicates, reported and left out.
+  struct Definition {
+    size_t file = 0;  // index into `listed`
+    int line = 0;
   };
-  std::map<std::string, Contribution> contributions;
-  std::map<model::ObjectKind, std::vector<model::ObjectKey>> seen;
-  std::map<std::pair<model::ObjectKind, model::ObjectKey>, std::string> defined_at;
-  for (const ListedFile& listed_file : listed) {
-    RefreshFile(listed_file);
-    const FileState& file = files_[listed_file.relative];
-    Contribution& contribution = contributions[listed_file.relative];
-    if (file.documents == nullptr) continue;
-    for (const model::ManifestDocument& document : *file.documents) {
-      const rapidjson::Value& object = document.object;
-      const rapidjson::Value* api_version = model::FindField(object, "apiVersion");
-      const rapidjson::Value* kind_field = model::FindField(object, "kind");
-      std::optional<model::ObjectKind> kind;
-      if (api_version != nullptr && kind_field != nullptr && api_version->IsString() &&
-          kind_field->IsString()) {
-        kind = model::ObjectKindOf(model::StringOf(*api_version), model::StringOf(*kind_field));
-        if (!kind.has_value()) continue;  // a kind ProPsy does not use
-      }
-      std::optional<model::ObjectKey> key = model::ReadObjectKey(object);
-      std::string what;
-      if (kind.has_value() && key.has_value()) {
-        what = fmt::format("{} {}", model::ObjectKindName(*kind), key->ToString());
-        const std::string where = fmt::format("{}:{}", listed_file.relative, document.line);
-        auto [it, first] = defined_at.try_emplace({*kind, *key}, where);
+  auto by_key = [](const std::pair<model::ObjectKind, const model::ObjectKey*>& a,
+                   const std::pair<model::ObjectKind, const model::ObjectKey*>& b) {
+    return std::tie(a.first, *a.second) < std::tie(b.first, *b.second);
+  };
+  std::map<std::pair<model::ObjectKind, const model::ObjectKey*>, Definition, decltype(by_key)>
+      defined_at(by_key);
+  std::vector<FileState*> states;
+  std::vector<std::vector<bool>> wins(listed.size());
+  std::vector<std::vector<std::string>> duplicate_problems(listed.size());
+  for (size_t f = 0; f < listed.size(); ++f) {
+    RefreshFile(listed[f]);
+    FileState& file = files_[listed[f].relative];
+    states.push_back(&file);
+    for (const DocumentIdentity& identity : file.identities) {
+      bool won = true;
+      if (identity.kind.has_value() && identity.key.has_value()) {
+        const int line = identity.document->line;
+        auto [it, first] =
+            defined_at.try_emplace({*identity.kind, &*identity.key}, Definition{f, line});
         if (!first) {
-          contribution.duplicate_problems.push_back(
-              fmt::format("{}: {}: already defined at {}; the first in path order wins", where,
-                          what, it->second));
-          continue;
+          won = false;
+          duplicate_problems[f].push_back(
+              fmt::format("{}:{}: {}: already defined at {}:{}; the first in path order wins",
+                          listed[f].relative, line, identity.what, listed[it->second.file].relative,
+                          it->second.line));
         }
-        seen[*kind].push_back(*key);
-        contribution.keys.emplace_back(*kind, *key);
       }
-      contribution.documents.emplace_back(&document, std::move(what));
+      wins[f].push_back(won);
     }
   }
 
   std::vector<std::string> problems;
-  for (const ListedFile& listed_file : listed) {
-    FileState& file = files_[listed_file.relative];
-    const Contribution& contribution = contributions[listed_file.relative];
+  for (size_t f = 0; f < listed.size(); ++f) {
+    FileState& file = *states[f];
     if (!file.parse_problem.empty()) problems.push_back(file.parse_problem);
-    problems.insert(problems.end(), contribution.duplicate_problems.begin(),
-                    contribution.duplicate_problems.end());
+    problems.insert(problems.end(), duplicate_problems[f].begin(), duplicate_problems[f].end());
     // Decoded again only when the file changed or won or lost a key.
-    if (file.documents != file.stored_documents || contribution.keys != file.stored_keys) {
+    if (file.documents != file.stored_documents || wins[f] != file.stored_wins) {
+      std::vector<std::pair<model::ObjectKind, model::ObjectKey>> won_keys;
+      for (size_t d = 0; d < file.identities.size(); ++d) {
+        const DocumentIdentity& identity = file.identities[d];
+        if (wins[f][d] && identity.kind.has_value() && identity.key.has_value()) {
+          won_keys.emplace_back(*identity.kind, *identity.key);
+        }
+      }
+      keys_changed = keys_changed || won_keys != file.stored_keys;
+      file.stored_keys = std::move(won_keys);
       file.object_problems.clear();
-      for (const auto& [document, what] : contribution.documents) {
-        absl::Status status = store_.Upsert(document->object);
+      for (size_t d = 0; d < file.identities.size(); ++d) {
+        if (!wins[f][d]) continue;
+        const DocumentIdentity& identity = file.identities[d];
+        absl::Status status = store_.Upsert(identity.document->object);
         if (status.ok()) continue;
-        const std::string where = fmt::format("{}:{}", listed_file.relative, document->line);
+        const std::string where = fmt::format("{}:{}", listed[f].relative, identity.document->line);
         file.object_problems.push_back(
-            what.empty() ? fmt::format("{}: {}", where, std::string(status.message()))
-                         : fmt::format("{}: {}: {}", where, what, std::string(status.message())));
+            identity.what.empty()
+                ? fmt::format("{}: {}", where, std::string(status.message()))
+                : fmt::format("{}: {}: {}", where, identity.what, std::string(status.message())));
       }
       file.stored_documents = file.documents;
-      file.stored_keys = contribution.keys;
+      file.stored_wins = wins[f];
     }
     problems.insert(problems.end(), file.object_problems.begin(), file.object_problems.end());
   }
-  for (model::ObjectKind kind :
-       {model::ObjectKind::kProPsyService, model::ObjectKind::kEndpointSlice,
-        model::ObjectKind::kEndpoints, model::ObjectKind::kSecret}) {
-    store_.RetainOnly(kind, seen[kind]);
+  // Objects no file defines any more go; skipped when no file changed what
+  // it defines (an edit of one file among thousands).
+  if (keys_changed) {
+    std::map<model::ObjectKind, std::vector<model::ObjectKey>> seen;
+    for (const auto& [kind_and_key, definition] : defined_at) {
+      seen[kind_and_key.first].push_back(*kind_and_key.second);
+    }
+    for (model::ObjectKind kind :
+         {model::ObjectKind::kProPsyService, model::ObjectKind::kEndpointSlice,
+          model::ObjectKind::kEndpoints, model::ObjectKind::kSecret}) {
+      store_.RetainOnly(kind, seen[kind]);
+    }
   }
   if (stale_) spdlog::info("{}: directory is back", Describe());
   stale_ = false;

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -77,6 +78,14 @@ class DirSource : public ClusterSource {
     std::string relative;
     FileStamp stamp;
   };
+  // A document of a file: its kind and key when it has them, and how
+  // problems name it ("Kind namespace/name").
+  struct DocumentIdentity {
+    const model::ManifestDocument* document = nullptr;
+    std::optional<model::ObjectKind> kind;  // unset: no readable apiVersion/kind
+    std::optional<model::ObjectKey> key;
+    std::string what;  // empty unless both kind and key are known
+  };
   // A manifest file as last read.
   struct FileState {
     FileStamp stamp;
@@ -88,11 +97,14 @@ class DirSource : public ClusterSource {
     // content when that does not parse).
     std::shared_ptr<const std::vector<model::ManifestDocument>> documents;
     std::string parse_problem;  // of the content; empty when it parsed
-    // What went into the store from this file: the documents and the keys
-    // it won, with the decode problems. Unchanged files are not decoded
-    // again, so a rescan costs a stat per file plus the changed ones.
+    // What each document is, read once per content.
+    std::vector<DocumentIdentity> identities;
+    // What went into the store from this file: the documents and which of
+    // them won their key, with the decode problems. Unchanged files are not
+    // decoded again, so a rescan costs a stat per file plus the changed ones.
     std::shared_ptr<const std::vector<model::ManifestDocument>> stored_documents;
-    std::vector<std::pair<model::ObjectKind, model::ObjectKey>> stored_keys;
+    std::vector<bool> stored_wins;
+    std::vector<std::pair<model::ObjectKind, model::ObjectKey>> stored_keys;  // the won ones
     std::vector<std::string> object_problems;
   };
 

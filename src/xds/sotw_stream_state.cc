@@ -61,14 +61,23 @@ absl::StatusOr<RequestEvent> SotwStreamState::OnRequest(const Request& request) 
     state.sent_version = request.version_info();
   }
   state.requested = true;
-  std::set<std::string> names;
+  // Most requests are ACKs naming what was named before: check that without
+  // building a new set.
   bool wildcard = request.resource_names().empty() && WildcardByDefault(*type);
+  size_t named = 0;
+  bool known = true;
   for (const std::string& name : request.resource_names()) {
     if (name == "*") {
       wildcard = true;
     } else {
-      names.insert(name);
+      ++named;
+      known = known && state.names.contains(name);
     }
+  }
+  if (wildcard == state.wildcard && known && named == state.names.size()) return event;
+  std::set<std::string> names;
+  for (const std::string& name : request.resource_names()) {
+    if (name != "*") names.insert(name);
   }
   if (wildcard != state.wildcard || names != state.names) {
     state.wildcard = wildcard;
@@ -92,20 +101,19 @@ SotwStreamState::Plan SotwStreamState::Desired(ResourceType type, bool keep_remo
 
   // Removals wait: add back what the client holds and the snapshot lost.
   // Usually nothing was lost, and the plan stands as it is.
-  auto subscribed = [&state](const std::string& name) {
-    return state.wildcard || state.names.contains(name);
-  };
-  auto lost = [&](const std::pair<const std::string, ResourcePtr>& held) {
-    return subscribed(held.first) && !available->by_name.contains(held.first);
-  };
-  if (state.sent == state.planned.resources ||
-      std::none_of(state.sent->begin(), state.sent->end(), lost)) {
-    return state.planned;
+  // Both maps are sorted: one pass finds what the snapshot lost.
+  std::vector<const ResourceMap::value_type*> lost;
+  if (state.sent != state.planned.resources) {
+    auto present = available->by_name.begin();
+    for (const auto& held : *state.sent) {
+      while (present != available->by_name.end() && present->first < held.first) ++present;
+      if (present != available->by_name.end() && present->first == held.first) continue;
+      if (state.wildcard || state.names.contains(held.first)) lost.push_back(&held);
+    }
   }
+  if (lost.empty()) return state.planned;
   auto resources = std::make_shared<ResourceMap>(*state.planned.resources);
-  for (const auto& held : *state.sent) {
-    if (lost(held)) resources->insert(held);
-  }
+  for (const ResourceMap::value_type* held : lost) resources->insert(*held);
   Plan plan;
   plan.version = SetVersion(*resources);
   plan.resources = std::move(resources);

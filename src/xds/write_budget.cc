@@ -39,15 +39,19 @@ WriteBudget::~WriteBudget() {
 
 void WriteBudget::Acquire(size_t bytes, Ready ready) {
   Grant grant;
+  bool first = false;
   {
     std::lock_guard lock(mu_);
     if (!waiting_.empty() || (in_flight_ > 0 && in_flight_ + bytes > max_bytes_)) {
       waiting_.push_back(Waiter{.bytes = bytes, .ready = std::move(ready)});
       return;
     }
+    // The stall watcher sleeps until the oldest counted write's deadline;
+    // only a write when none counts gives it a new one to wake for.
+    first = counted_ == 0;
     grant = StartLocked(bytes);
   }
-  wake_.notify_all();
+  if (first) wake_.notify_all();
   ready(std::move(grant));
 }
 
@@ -60,6 +64,7 @@ WriteBudget::Grant WriteBudget::StartLocked(size_t bytes) {
   uint64_t id = next_id_++;
   active_.emplace(id, Active{.bytes = bytes, .since = Clock::now(), .counted = true});
   in_flight_ += bytes;
+  ++counted_;
   return Grant(this, id);
 }
 
@@ -77,15 +82,23 @@ std::vector<WriteBudget::Started> WriteBudget::StartWaitersLocked() {
 
 void WriteBudget::Release(uint64_t id) {
   std::vector<Started> started;
+  bool first = false;
   {
     std::lock_guard lock(mu_);
     auto it = active_.find(id);
     if (it == active_.end()) return;
-    if (it->second.counted) in_flight_ -= it->second.bytes;
+    if (it->second.counted) {
+      in_flight_ -= it->second.bytes;
+      --counted_;
+    }
     active_.erase(it);
+    first = counted_ == 0;
     started = StartWaitersLocked();
+    first = first && !started.empty();
   }
-  if (!started.empty()) wake_.notify_all();
+  // Otherwise the writes started here are younger than the one the stall
+  // watcher sleeps for.
+  if (first) wake_.notify_all();
   for (Started& write : started) write.ready(std::move(write.grant));
 }
 
@@ -100,6 +113,7 @@ void WriteBudget::WatchForStalls() {
       if (now - active.since >= stall_after_) {
         active.counted = false;
         in_flight_ -= active.bytes;
+        --counted_;
         ++stalled_;
       } else if (!next || active.since + stall_after_ < *next) {
         next = active.since + stall_after_;

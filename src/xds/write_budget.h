@@ -93,6 +93,7 @@ class WriteBudget {
   mutable std::mutex mu_;
   std::condition_variable wake_;
   size_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t counted_ ABSL_GUARDED_BY(mu_) = 0;  // active writes still counted
   std::map<uint64_t, Active> active_ ABSL_GUARDED_BY(mu_);
   std::deque<Waiter> waiting_ ABSL_GUARDED_BY(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
