@@ -84,6 +84,8 @@ void NodeStatusRegistry::OnSent(StreamId stream, const SentSummary& sent) {
     release(held->batch);
     type.held.erase(held);
   }
+  // Reserve exactly: a stream's first response fills the vector at once.
+  type.held.reserve(type.held.size() + sent.resources.size());
   const uint64_t batch_id = type.next_batch++;
   Batch& batch = type.batches[batch_id];
   batch.updated = Clock::now();

@@ -25,10 +25,12 @@ absl::StatusOr<std::unique_ptr<XdsServer>> XdsServer::Start(const XdsServerOptio
   auto server = std::unique_ptr<XdsServer>(new XdsServer());
   server->write_budget_ =
       std::make_unique<WriteBudget>(options.write_budget_bytes, options.write_stall_after);
+  server->name_sets_ = std::make_unique<NameSetInterner>();
   StreamContext context{
       .watcher = watcher,
       .registry = registry,
       .write_budget = *server->write_budget_,
+      .name_sets = *server->name_sets_,
       .check_peer_identity =
           options.check_peer_identity && options.tls.has_value() && !options.tls->client_ca.empty(),
   };

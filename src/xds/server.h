@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "xds/config_watcher.h"
+#include "xds/name_sets.h"
 #include "xds/node_status.h"
 #include "xds/server_tls.h"
 #include "xds/write_budget.h"
@@ -48,6 +49,7 @@ class XdsServer {
 
   // Declared first: destroyed after the server, whose calls hold grants.
   std::unique_ptr<WriteBudget> write_budget_;
+  std::unique_ptr<NameSetInterner> name_sets_;
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

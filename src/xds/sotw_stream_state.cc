@@ -25,9 +25,14 @@ bool CompleteStateEachResponse(ResourceType type) {
 
 }  // namespace
 
-SotwStreamState::SotwStreamState(std::optional<ResourceType> fixed_type) : fixed_type_(fixed_type) {
+SotwStreamState::SotwStreamState(std::optional<ResourceType> fixed_type, NameSetInterner* name_sets)
+    : fixed_type_(fixed_type), name_sets_(name_sets) {
   auto empty = std::make_shared<const ResourceMap>();
-  for (TypeState& state : types_) state.sent = empty;
+  auto no_names = std::make_shared<const NameSet>();
+  for (TypeState& state : types_) {
+    state.sent = empty;
+    state.names = no_names;
+  }
 }
 
 absl::StatusOr<RequestEvent> SotwStreamState::OnRequest(const Request& request) {
@@ -71,17 +76,18 @@ absl::StatusOr<RequestEvent> SotwStreamState::OnRequest(const Request& request) 
       wildcard = true;
     } else {
       ++named;
-      known = known && state.names.contains(name);
+      known = known && state.names->contains(name);
     }
   }
-  if (wildcard == state.wildcard && known && named == state.names.size()) return event;
-  std::set<std::string> names;
+  if (wildcard == state.wildcard && known && named == state.names->size()) return event;
+  NameSet names;
   for (const std::string& name : request.resource_names()) {
     if (name != "*") names.insert(name);
   }
-  if (wildcard != state.wildcard || names != state.names) {
+  if (wildcard != state.wildcard || names != *state.names) {
     state.wildcard = wildcard;
-    state.names = std::move(names);
+    state.names = name_sets_ != nullptr ? name_sets_->Intern(std::move(names))
+                                        : std::make_shared<const NameSet>(std::move(names));
     ++state.names_version;
   }
   return event;
@@ -108,7 +114,7 @@ SotwStreamState::Plan SotwStreamState::Desired(ResourceType type, bool keep_remo
     for (const auto& held : *state.sent) {
       while (present != available->by_name.end() && present->first < held.first) ++present;
       if (present != available->by_name.end() && present->first == held.first) continue;
-      if (state.wildcard || state.names.contains(held.first)) lost.push_back(&held);
+      if (state.wildcard || state.names->contains(held.first)) lost.push_back(&held);
     }
   }
   if (lost.empty()) return state.planned;
@@ -128,16 +134,17 @@ SotwStreamState::Plan SotwStreamState::PlanFor(
   // share the snapshot's map and version. Both name lists are sorted, so
   // one pass tells.
   bool every_name = state.wildcard;
-  if (!every_name && state.names.size() >= all.size()) {
-    auto name = state.names.begin();
+  const NameSet& names = *state.names;
+  if (!every_name && names.size() >= all.size()) {
+    auto name = names.begin();
     every_name = std::all_of(all.begin(), all.end(), [&](const auto& entry) {
-      while (name != state.names.end() && *name < entry.first) ++name;
-      return name != state.names.end() && *name == entry.first;
+      while (name != names.end() && *name < entry.first) ++name;
+      return name != names.end() && *name == entry.first;
     });
   }
   if (every_name) return Plan{.resources = whole, .version = available->version};
   auto resources = std::make_shared<ResourceMap>();
-  for (const std::string& name : state.names) {
+  for (const std::string& name : names) {
     auto it = all.find(name);
     if (it != all.end()) resources->emplace_hint(resources->end(), *it);
   }

@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "envoy/service/discovery/v3/discovery.pb.h"
+#include "xds/name_sets.h"
 #include "xds/snapshot.h"
 #include "xds/stream_events.h"
 
@@ -41,7 +42,10 @@ class SotwStreamState {
   using Response = envoy::service::discovery::v3::DiscoveryResponse;
 
   // `fixed_type`: the one type of a per-type service; nullopt for ADS.
-  explicit SotwStreamState(std::optional<ResourceType> fixed_type);
+  // `fixed_type`: the one type of a per-type service; nullopt for ADS.
+  // `name_sets`, when given, shares subscriptions with other streams.
+  explicit SotwStreamState(std::optional<ResourceType> fixed_type,
+                           NameSetInterner* name_sets = nullptr);
 
   // Returns an error (for the stream's status) on a request that is not valid
   // on this stream: unknown or foreign type URL.
@@ -67,7 +71,7 @@ class SotwStreamState {
   struct TypeState {
     bool requested = false;
     bool wildcard = false;
-    std::set<std::string> names;
+    SharedNameSet names;         // never null
     uint64_t names_version = 0;  // bumped when `names` or `wildcard` change
     std::string sent_version;
     std::string sent_nonce;
@@ -89,6 +93,7 @@ class SotwStreamState {
                       const std::shared_ptr<const TypeResources>& available);
 
   const std::optional<ResourceType> fixed_type_;
+  NameSetInterner* name_sets_;  // may be null
   std::array<TypeState, kResourceTypeCount> types_;
   SnapshotPtr snapshot_;
   uint64_t nonce_counter_ = 0;

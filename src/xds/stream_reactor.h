@@ -10,6 +10,7 @@
 #include "absl/base/thread_annotations.h"
 #include "envoy/service/discovery/v3/discovery.pb.h"
 #include "xds/config_watcher.h"
+#include "xds/name_sets.h"
 #include "xds/node_status.h"
 #include "xds/peer_identity.h"
 #include "xds/write_budget.h"
@@ -21,6 +22,7 @@ struct StreamContext {
   ConfigWatcher& watcher;
   NodeStatusRegistry& registry;
   WriteBudget& write_budget;
+  NameSetInterner& name_sets;
   bool check_peer_identity = false;  // mutual TLS without -peerskipcn
 };
 
@@ -65,7 +67,15 @@ class StreamReactor final
         deps_(deps),
         kind_(kind),
         ads_(!fixed_type.has_value()),
-        state_(fixed_type) {}
+        state_(MakeState(fixed_type, deps)) {}
+
+  static State MakeState(std::optional<ResourceType> fixed_type, const StreamContext& deps) {
+    if constexpr (kStateOfTheWorld) {
+      return State(fixed_type, &deps.name_sets);
+    } else {
+      return State(fixed_type);
+    }
+  }
 
   void OnReadDone(bool ok) override {
     if (!ok) {  // the client closed its side, or the call broke
@@ -102,6 +112,9 @@ class StreamReactor final
         if (auto self = weak.lock()) self->OnSnapshot(std::move(snapshot));
       });
     }
+    // Freed rather than cleared: a cleared message keeps its strings for
+    // reuse, and a thousand idle streams would each keep hundreds of names.
+    request_ = Request();
     this->StartRead(&request_);
     MaybeWrite();
   }
