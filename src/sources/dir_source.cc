@@ -276,7 +276,7 @@ void DirSource::RefreshFile(const ListedFile& file) {
   state.read = true;
   state.stamp = file.stamp;
   std::string content_hash = ContentHash(*content);
-  if (state.documents != nullptr && content_hash == state.content_hash) return;
+  if (!state.content_hash.empty() && content_hash == state.content_hash) return;
   absl::StatusOr<std::vector<model::ManifestDocument>> parsed =
       model::ParseManifest(*content, file.relative);
   state.content_hash = std::move(content_hash);
@@ -287,12 +287,15 @@ void DirSource::RefreshFile(const ListedFile& file) {
   state.parse_problem.clear();
   state.documents =
       std::make_shared<const std::vector<model::ManifestDocument>>(*std::move(parsed));
+  state.parsed = next_parse_++;
   state.identities.clear();
-  for (const model::ManifestDocument& document : *state.documents) {
+  for (size_t index = 0; index < state.documents->size(); ++index) {
+    const model::ManifestDocument& document = (*state.documents)[index];
     const rapidjson::Value& object = document.object;
     const rapidjson::Value* api_version = model::FindField(object, "apiVersion");
     const rapidjson::Value* kind_field = model::FindField(object, "kind");
-    DocumentIdentity identity{.document = &document, .kind = {}, .key = {}, .what = {}};
+    DocumentIdentity identity{
+        .index = index, .line = document.line, .kind = {}, .key = {}, .what = {}};
     if (api_version != nullptr && kind_field != nullptr && api_version->IsString() &&
         kind_field->IsString()) {
       identity.kind =
@@ -306,6 +309,23 @@ void DirSource::RefreshFile(const ListedFile& file) {
     }
     state.identities.push_back(std::move(identity));
   }
+}
+
+bool DirSource::ReloadDocuments(const std::string& relative, FileState& state) {
+  std::string error;
+  std::optional<std::string> content = ReadFile(path_ + "/" + relative, &error);
+  absl::StatusOr<std::vector<model::ManifestDocument>> parsed =
+      content.has_value() && ContentHash(*content) == state.content_hash
+          ? model::ParseManifest(*content, relative)
+          : absl::StatusOr<std::vector<model::ManifestDocument>>(
+                absl::UnavailableError("changed since it was read"));
+  if (!parsed.ok()) {
+    state.read = false;
+    return false;
+  }
+  state.documents =
+      std::make_shared<const std::vector<model::ManifestDocument>>(*std::move(parsed));
+  return true;
 }
 
 void DirSource::Rescan() {
@@ -355,7 +375,7 @@ void DirSource::Rescan() {
     for (const DocumentIdentity& identity : file.identities) {
       bool won = true;
       if (identity.kind.has_value() && identity.key.has_value()) {
-        const int line = identity.document->line;
+        const int line = identity.line;
         auto [it, first] =
             defined_at.try_emplace({*identity.kind, &*identity.key}, Definition{f, line});
         if (!first) {
@@ -376,7 +396,8 @@ void DirSource::Rescan() {
     if (!file.parse_problem.empty()) problems.push_back(file.parse_problem);
     problems.insert(problems.end(), duplicate_problems[f].begin(), duplicate_problems[f].end());
     // Decoded again only when the file changed or won or lost a key.
-    if (file.documents != file.stored_documents || wins[f] != file.stored_wins) {
+    if ((file.parsed != file.stored || wins[f] != file.stored_wins) &&
+        (file.documents != nullptr || ReloadDocuments(listed[f].relative, file))) {
       std::vector<std::pair<model::ObjectKind, model::ObjectKey>> won_keys;
       for (size_t d = 0; d < file.identities.size(); ++d) {
         const DocumentIdentity& identity = file.identities[d];
@@ -390,15 +411,16 @@ void DirSource::Rescan() {
       for (size_t d = 0; d < file.identities.size(); ++d) {
         if (!wins[f][d]) continue;
         const DocumentIdentity& identity = file.identities[d];
-        absl::Status status = store_.Upsert(identity.document->object);
+        absl::Status status = store_.Upsert((*file.documents)[identity.index].object);
         if (status.ok()) continue;
-        const std::string where = fmt::format("{}:{}", listed[f].relative, identity.document->line);
+        const std::string where = fmt::format("{}:{}", listed[f].relative, identity.line);
         file.object_problems.push_back(
             identity.what.empty()
                 ? fmt::format("{}: {}", where, std::string(status.message()))
                 : fmt::format("{}: {}: {}", where, identity.what, std::string(status.message())));
       }
-      file.stored_documents = file.documents;
+      file.stored = file.parsed;
+      file.documents.reset();
       file.stored_wins = wins[f];
     }
     problems.insert(problems.end(), file.object_problems.begin(), file.object_problems.end());

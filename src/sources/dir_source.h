@@ -81,7 +81,8 @@ class DirSource : public ClusterSource {
   // A document of a file: its kind and key when it has them, and how
   // problems name it ("Kind namespace/name").
   struct DocumentIdentity {
-    const model::ManifestDocument* document = nullptr;
+    size_t index = 0;  // in the file's documents
+    int line = 0;
     std::optional<model::ObjectKind> kind;  // unset: no readable apiVersion/kind
     std::optional<model::ObjectKey> key;
     std::string what;  // empty unless both kind and key are known
@@ -93,8 +94,13 @@ class DirSource : public ClusterSource {
     // Of the content last read (not the content itself: thousands of files
     // would be held twice, as text and as documents).
     std::string content_hash;
-    // Documents of the newest content that parsed (may be older than the
-    // content when that does not parse).
+    // The newest content that parsed (may be older than the content when
+    // that does not parse): its parse generation (0: none yet) and its
+    // documents, kept only until they are in the store. Thousands of small
+    // documents would otherwise stay in memory beside the objects decoded
+    // from them; the rare later need (a duplicate elsewhere came or went)
+    // reads the file again.
+    uint64_t parsed = 0;
     std::shared_ptr<const std::vector<model::ManifestDocument>> documents;
     std::string parse_problem;  // of the content; empty when it parsed
     // What each document is, read once per content.
@@ -102,7 +108,7 @@ class DirSource : public ClusterSource {
     // What went into the store from this file: the documents and which of
     // them won their key, with the decode problems. Unchanged files are not
     // decoded again, so a rescan costs a stat per file plus the changed ones.
-    std::shared_ptr<const std::vector<model::ManifestDocument>> stored_documents;
+    uint64_t stored = 0;  // parse generation in the store
     std::vector<bool> stored_wins;
     std::vector<std::pair<model::ObjectKind, model::ObjectKey>> stored_keys;  // the won ones
     std::vector<std::string> object_problems;
@@ -123,6 +129,9 @@ class DirSource : public ClusterSource {
                      std::set<int>* watches, std::vector<ListedFile>* files);
   // Reads and parses `file` unless its stamp or content is unchanged.
   void RefreshFile(const ListedFile& file);
+  // Reads `state`'s documents again; false (and the file is read anew at the
+  // next rescan) when the content is no longer the one last parsed.
+  bool ReloadDocuments(const std::string& relative, FileState& state);
   // Sends the state if it differs from the last one sent.
   void Report(std::vector<std::string> problems);
 
@@ -136,7 +145,8 @@ class DirSource : public ClusterSource {
   // Owned by the thread once started.
   model::ObjectStore store_;
   std::map<std::string, FileState> files_;  // by path relative to path_
-  std::set<int> watches_;                   // inotify watch descriptors
+  uint64_t next_parse_ = 1;
+  std::set<int> watches_;  // inotify watch descriptors
   bool synced_ = false;
   bool stale_ = false;
   int64_t stale_since_unix_ms_ = 0;
