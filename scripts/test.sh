@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what is missing, checks
-# formatting, builds, runs every CTest label (unit, integration, e2e), then
-# runs unit + integration again under AddressSanitizer + UBSan, then fuzzes
-# every parser briefly with libFuzzer.
+# formatting, builds, runs every CTest label (unit, integration, e2e, bench
+# smoke), then runs unit + integration again under AddressSanitizer + UBSan,
+# runs the benchmark tools at smoke scale, then fuzzes every parser briefly
+# with libFuzzer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs="${PROPSY_JOBS:-2}"
@@ -25,7 +26,8 @@ echo "build: $(( $(date +%s) - start ))s"
 
 echo "== build (ASan + UBSan)"
 start=$(date +%s)
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPROPSY_SANITIZE=ON -DPROPSY_BUILD_E2E=OFF >/dev/null
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPROPSY_SANITIZE=ON -DPROPSY_BUILD_E2E=OFF \
+  -DPROPSY_BUILD_BENCH=OFF >/dev/null
 ninja -C build-asan -j "$jobs"
 echo "asan build: $(( $(date +%s) - start ))s"
 
@@ -37,6 +39,13 @@ lsan_suppressions="$PWD/test/lsan.supp"
 
 echo "== all tests (unit, integration, e2e, fuzz corpora)"
 (cd build && ctest --output-on-failure)
+
+echo "== benchmark tools at smoke scale (tools kept working; figures at this size mean little)"
+start=$(date +%s)
+(cd bench && go vet ./... && go test ./...)
+python3 -m pytest -q bench/test_workload.py
+PROPSY_BINARY="$PWD/build/src/main/propsy" bench/compare.sh --smoke
+echo "bench smoke: $(( $(date +%s) - start ))s"
 
 echo "== libFuzzer on every parser (clang, ${PROPSY_FUZZ_SECONDS:-5} s each)"
 FUZZ_SECONDS="${PROPSY_FUZZ_SECONDS:-5}" scripts/fuzz.sh
