@@ -12,7 +12,8 @@ absl::StatusOr<RequestEvent> DeltaStreamState::OnRequest(const Request& request)
   RequestEvent event;
   event.type = *type;
 
-  if (!state.requested) {
+  const bool first = !state.requested;
+  if (first) {
     state.requested = true;
     for (const auto& [name, version] : request.initial_resource_versions()) {
       state.client_versions[name] = version;
@@ -65,6 +66,8 @@ absl::StatusOr<RequestEvent> DeltaStreamState::OnRequest(const Request& request)
       if (!state.wildcard) state.client_versions.erase(name);
     }
   }
+  if (first) state.must_answer = state.wildcard;
+  ++state.epoch;
   return event;
 }
 
@@ -105,11 +108,22 @@ std::optional<DeltaStreamState::Response> DeltaStreamState::NextResponse(SentSum
   std::array<std::optional<Plan>, kResourceTypeCount> due;
   bool later_busy = false;
   for (auto it = kAllResourceTypes.rbegin(); it != kAllResourceTypes.rend(); ++it) {
-    const TypeState& state = types_[Index(*it)];
+    TypeState& state = types_[Index(*it)];
     if (!state.requested) continue;
-    Plan plan = Compute(*it, /*hold_removals=*/!fixed_type_.has_value() && later_busy);
-    later_busy = later_busy || state.awaiting_ack || !plan.empty();
-    if (!plan.empty() && !state.awaiting_ack) due[Index(*it)] = std::move(plan);
+    const bool hold_removals = !fixed_type_.has_value() && later_busy;
+    const std::shared_ptr<const TypeResources>& available = snapshot_->SharedOf(*it);
+    const size_t memo = hold_removals ? 1 : 0;
+    Plan plan;
+    if (state.quiet_from[memo] != available || state.quiet_epoch[memo] != state.epoch) {
+      plan = Compute(*it, hold_removals);
+      if (plan.empty()) {
+        state.quiet_from[memo] = available;
+        state.quiet_epoch[memo] = state.epoch;
+      }
+    }
+    const bool answer = !plan.empty() || state.must_answer;
+    later_busy = later_busy || state.awaiting_ack || answer;
+    if (answer && !state.awaiting_ack) due[Index(*it)] = std::move(plan);
   }
   for (ResourceType type : kAllResourceTypes) {
     if (!due[Index(type)].has_value()) continue;
@@ -151,6 +165,8 @@ std::optional<DeltaStreamState::Response> DeltaStreamState::NextResponse(SentSum
     state.sent_nonce = response.nonce();
     state.sent_version = response.system_version_info();
     state.awaiting_ack = true;
+    state.must_answer = false;
+    ++state.epoch;
     return response;
   }
   return std::nullopt;

@@ -56,6 +56,17 @@ class DeltaStreamState {
     // Versions the client held before the in-flight response (nullopt: none),
     // restored if it is NACKed.
     std::map<std::string, std::optional<std::string>> before_in_flight;
+    // A first wildcard request is answered even when there is nothing to
+    // send: the client waits for that answer to finish initializing.
+    bool must_answer = false;
+    // Bumped whenever the fields above change. With the snapshot's set it
+    // names a state found to have nothing to send, so later calls skip the
+    // comparison of every resource (most streams, most of the time).
+    // One such record per value of hold_removals, which flips with the
+    // state of later types.
+    uint64_t epoch = 0;
+    std::array<std::shared_ptr<const TypeResources>, 2> quiet_from;
+    std::array<uint64_t, 2> quiet_epoch = {0, 0};
   };
   struct Plan {
     std::vector<ResourcePtr> updates;

@@ -600,3 +600,25 @@ TEST(DeltaStreamStateTest, PerTypeStreamRemovesAtOnce) {
 
 }  // namespace
 }  // namespace propsy::xds
+
+namespace propsy::xds {
+namespace {
+
+TEST(DeltaStreamStateTest, AFirstWildcardRequestIsAnsweredEvenWithNothingToSend) {
+  FakeClient client(ResourceType::kCluster);
+  client.state().SetSnapshot(NodeSnapshotBuilder().Build());
+  client.Subscribe(ResourceType::kCluster, {});
+  std::optional<Response> response = client.Next();
+  ASSERT_TRUE(response.has_value()) << "Envoy waits for this answer to finish initializing";
+  EXPECT_THAT(NamesIn(*response), ::testing::IsEmpty());
+  client.Ack(*response);
+  EXPECT_FALSE(client.Next().has_value()) << "answered once, not again";
+
+  client.state().SetSnapshot(Clusters());
+  std::optional<Response> later = client.Next();
+  ASSERT_TRUE(later.has_value());
+  EXPECT_THAT(NamesIn(*later), ::testing::ElementsAre("c1", "c2"));
+}
+
+}  // namespace
+}  // namespace propsy::xds
