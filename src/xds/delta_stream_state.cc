@@ -2,8 +2,12 @@
 
 namespace propsy::xds {
 
-DeltaStreamState::DeltaStreamState(std::optional<ResourceType> fixed_type)
-    : fixed_type_(fixed_type) {}
+DeltaStreamState::DeltaStreamState(std::optional<ResourceType> fixed_type,
+                                   NameSetInterner* name_sets)
+    : fixed_type_(fixed_type), name_sets_(name_sets) {
+  auto no_names = std::make_shared<const NameSet>();
+  for (TypeState& state : types_) state.names = no_names;
+}
 
 absl::StatusOr<RequestEvent> DeltaStreamState::OnRequest(const Request& request) {
   absl::StatusOr<ResourceType> type = ResolveRequestType(fixed_type_, request.type_url());
@@ -15,8 +19,10 @@ absl::StatusOr<RequestEvent> DeltaStreamState::OnRequest(const Request& request)
   const bool first = !state.requested;
   if (first) {
     state.requested = true;
+    // What a reconnecting client says it holds: known by version only.
     for (const auto& [name, version] : request.initial_resource_versions()) {
-      state.client_versions[name] = version;
+      state.held.Put(
+          std::make_shared<const Resource>(Resource{.name = name, .version = version, .body = {}}));
     }
     // Legacy wildcard: a first request naming nothing, for listeners/clusters.
     state.wildcard = request.resource_names_subscribe().empty() && WildcardByDefault(*type);
@@ -27,14 +33,14 @@ absl::StatusOr<RequestEvent> DeltaStreamState::OnRequest(const Request& request)
       if (request.has_error_detail()) {
         event.kind = RequestEvent::Kind::kNack;
         event.error = request.error_detail().message();
-        for (const auto& [name, before] : state.before_in_flight) {
-          auto held = state.client_versions.find(name);
-          if (held == state.client_versions.end()) continue;  // a removal: nothing to undo
-          state.nacked[name] = held->second;
-          if (before.has_value()) {
-            held->second = *before;
+        for (auto& [name, before] : state.before_in_flight) {
+          const Resource* rejected = state.held.Find(name);
+          if (rejected == nullptr) continue;  // a removal: nothing to undo
+          state.nacked[name] = rejected->version;
+          if (before != nullptr) {
+            state.held.Put(std::move(before));
           } else {
-            state.client_versions.erase(held);
+            state.held.Erase(name);
           }
         }
       } else {
@@ -47,24 +53,36 @@ absl::StatusOr<RequestEvent> DeltaStreamState::OnRequest(const Request& request)
     }  // else: the answered nonce again, carrying a subscription change
   }
 
+  // Subscriptions change rarely: the shared set is copied only when they do.
+  std::optional<NameSet> names;
+  auto current = [&]() -> const NameSet& { return names ? *names : *state.names; };
+  auto edit = [&]() -> NameSet& {
+    if (!names) names = *state.names;
+    return *names;
+  };
   for (const std::string& name : request.resource_names_subscribe()) {
     if (name == "*") {
       state.wildcard = true;
-    } else {
-      state.names.insert(name);
+    } else if (!current().contains(name)) {
+      edit().insert(name);
     }
   }
   for (const std::string& name : request.resource_names_unsubscribe()) {
     if (name == "*") {
       state.wildcard = false;
       // The client drops what it held only through the wildcard.
-      std::erase_if(state.client_versions,
-                    [&](const auto& held) { return !state.names.contains(held.first); });
+      const NameSet& subscribed = current();
+      state.held.EraseIf(
+          [&subscribed](const Resource& held) { return !subscribed.contains(held.name); });
     } else {
-      state.names.erase(name);
+      if (current().contains(name)) edit().erase(name);
       state.told_absent.erase(name);
-      if (!state.wildcard) state.client_versions.erase(name);
+      if (!state.wildcard) state.held.Erase(name);
     }
+  }
+  if (names) {
+    state.names = name_sets_ != nullptr ? name_sets_->Intern(*std::move(names))
+                                        : std::make_shared<const NameSet>(*std::move(names));
   }
   if (first) state.must_answer = state.wildcard;
   ++state.epoch;
@@ -78,8 +96,8 @@ DeltaStreamState::Plan DeltaStreamState::Compute(ResourceType type, bool hold_re
   const auto& available = snapshot_->Of(type).by_name;
   Plan plan;
   auto consider = [&](const std::string& name, const ResourcePtr& resource) {
-    auto held = state.client_versions.find(name);
-    if (held != state.client_versions.end() && held->second == resource->version) return;
+    const Resource* held = state.held.Find(name);
+    if (held != nullptr && (held == resource.get() || held->version == resource->version)) return;
     auto rejected = state.nacked.find(name);
     if (rejected != state.nacked.end() && rejected->second == resource->version) return;
     plan.updates.push_back(resource);
@@ -87,17 +105,22 @@ DeltaStreamState::Plan DeltaStreamState::Compute(ResourceType type, bool hold_re
   if (state.wildcard) {
     for (const auto& [name, resource] : available) consider(name, resource);
   }
-  for (const std::string& name : state.names) {
+  for (const std::string& name : *state.names) {
     auto it = available.find(name);
     if (it != available.end()) {
       if (!state.wildcard) consider(name, it->second);
-    } else if (!state.client_versions.contains(name) && !state.told_absent.contains(name)) {
+    } else if (!state.held.Contains(name) && !state.told_absent.contains(name)) {
       plan.absent.push_back(name);
     }
   }
   if (!hold_removals) {
-    for (const auto& [name, version] : state.client_versions) {
-      if (!available.contains(name)) plan.removals.push_back(name);
+    // Both sorted by name: one pass.
+    auto present = available.begin();
+    for (const ResourcePtr& held : state.held) {
+      while (present != available.end() && present->first < held->name) ++present;
+      if (present == available.end() || present->first != held->name) {
+        plan.removals.push_back(held->name);
+      }
     }
   }
   return plan;
@@ -139,22 +162,16 @@ std::optional<DeltaStreamState::Response> DeltaStreamState::NextResponse(SentSum
     summary->resources.clear();
     summary->removed_names.clear();
     state.before_in_flight.clear();
+    // The entries themselves are added with the bodies (AttachBodies).
     for (const ResourcePtr& resource : plan.updates) {
-      auto* entry = response.add_resources();
-      entry->set_name(resource->name);
-      entry->set_version(resource->version);
-      auto held = state.client_versions.find(resource->name);
-      state.before_in_flight[resource->name] = held == state.client_versions.end()
-                                                   ? std::nullopt
-                                                   : std::optional<std::string>(held->second);
-      state.client_versions[resource->name] = resource->version;
+      state.before_in_flight.emplace_back(resource->name, state.held.Put(resource));
       state.told_absent.erase(resource->name);
       summary->resources.push_back(resource);
     }
     for (const std::string& name : plan.removals) {
       response.add_removed_resources(name);
-      state.client_versions.erase(name);
-      if (state.names.contains(name)) state.told_absent.insert(name);
+      state.held.Erase(name);
+      if (state.names->contains(name)) state.told_absent.insert(name);
       summary->removed_names.push_back(name);
     }
     for (const std::string& name : plan.absent) {
@@ -173,8 +190,11 @@ std::optional<DeltaStreamState::Response> DeltaStreamState::NextResponse(SentSum
 }
 
 void DeltaStreamState::AttachBodies(Response& response, const std::vector<ResourcePtr>& resources) {
-  for (size_t i = 0; i < resources.size(); ++i) {
-    *response.mutable_resources(static_cast<int>(i))->mutable_resource() = resources[i]->body;
+  for (const ResourcePtr& resource : resources) {
+    auto* entry = response.add_resources();
+    entry->set_name(resource->name);
+    entry->set_version(resource->version);
+    *entry->mutable_resource() = resource->body;
   }
 }
 

@@ -8,6 +8,8 @@
 
 #include "absl/status/statusor.h"
 #include "envoy/service/discovery/v3/discovery.pb.h"
+#include "xds/held_resources.h"
+#include "xds/name_sets.h"
 #include "xds/snapshot.h"
 #include "xds/stream_events.h"
 
@@ -32,13 +34,16 @@ class DeltaStreamState {
   using Request = envoy::service::discovery::v3::DeltaDiscoveryRequest;
   using Response = envoy::service::discovery::v3::DeltaDiscoveryResponse;
 
-  explicit DeltaStreamState(std::optional<ResourceType> fixed_type);
+  // `fixed_type`: the one type of a per-type service; nullopt for ADS.
+  // `name_sets`, when given, shares subscriptions with other streams.
+  explicit DeltaStreamState(std::optional<ResourceType> fixed_type,
+                            NameSetInterner* name_sets = nullptr);
 
   absl::StatusOr<RequestEvent> OnRequest(const Request& request);
   void SetSnapshot(SnapshotPtr snapshot);
-  // Without the resources' bodies (the summary lists them): the caller adds
-  // them with AttachBodies when the write can start, so a response waiting
-  // for its turn holds no copies.
+  // Without the resources (the summary lists them): the caller adds them
+  // with AttachBodies when the write can start, so a response waiting for
+  // its turn holds no copies.
   std::optional<Response> NextResponse(SentSummary* summary);
   static void AttachBodies(Response& response, const std::vector<ResourcePtr>& resources);
 
@@ -46,16 +51,16 @@ class DeltaStreamState {
   struct TypeState {
     bool requested = false;
     bool wildcard = false;
-    std::set<std::string> names;                         // explicit subscriptions
-    std::map<std::string, std::string> client_versions;  // what the client holds
-    std::map<std::string, std::string> nacked;           // name -> rejected version
-    std::set<std::string> told_absent;                   // reported as not existing
+    SharedNameSet names;                        // explicit subscriptions; never null
+    HeldResources held;                         // what the client holds (or reported)
+    std::map<std::string, std::string> nacked;  // name -> rejected version
+    std::set<std::string> told_absent;          // reported as not existing
     bool awaiting_ack = false;
     std::string sent_nonce;
     std::string sent_version;  // system version of the in-flight response
-    // Versions the client held before the in-flight response (nullopt: none),
-    // restored if it is NACKed.
-    std::map<std::string, std::optional<std::string>> before_in_flight;
+    // What the client held before the in-flight response changed it (null:
+    // nothing), restored if it is NACKed.
+    std::vector<std::pair<std::string, ResourcePtr>> before_in_flight;
     // A first wildcard request is answered even when there is nothing to
     // send: the client waits for that answer to finish initializing.
     bool must_answer = false;
@@ -78,6 +83,7 @@ class DeltaStreamState {
   Plan Compute(ResourceType type, bool hold_removals) const;
 
   const std::optional<ResourceType> fixed_type_;
+  NameSetInterner* name_sets_;  // may be null
   std::array<TypeState, kResourceTypeCount> types_;
   SnapshotPtr snapshot_;
   uint64_t nonce_counter_ = 0;

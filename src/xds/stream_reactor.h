@@ -67,15 +67,7 @@ class StreamReactor final
         deps_(deps),
         kind_(kind),
         ads_(!fixed_type.has_value()),
-        state_(MakeState(fixed_type, deps)) {}
-
-  static State MakeState(std::optional<ResourceType> fixed_type, const StreamContext& deps) {
-    if constexpr (kStateOfTheWorld) {
-      return State(fixed_type, &deps.name_sets);
-    } else {
-      return State(fixed_type);
-    }
-  }
+        state_(fixed_type, &deps.name_sets) {}
 
   void OnReadDone(bool ok) override {
     if (!ok) {  // the client closed its side, or the call broke
