@@ -24,7 +24,7 @@ struct ControllerOptions {
   // published at once, so a lone change reaches Envoy without delay; events
   // that follow are published once no event arrived for `quiet_window`, or
   // `max_delay` after the first of them at the latest.
-  std::chrono::milliseconds quiet_window{100};
+  std::chrono::milliseconds quiet_window{20};
   std::chrono::milliseconds max_delay{1000};
   // Clusters outside the local zone get this long for their initial sync
   // before ProPsy serves without them.

@@ -238,7 +238,7 @@ int Run(const PropsyOptions& options) {
   control::Controller controller(
       control::ControllerOptions{
           .local_zone = options.zone,
-          .quiet_window = std::chrono::milliseconds(100),
+          .quiet_window = std::chrono::milliseconds(20),
           .max_delay = std::chrono::milliseconds(1000),
           .sync_timeout = options.sync_timeout,
           .namespaces = options.namespaces,
