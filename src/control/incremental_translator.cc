@@ -4,6 +4,7 @@
 #include <array>
 #include <iterator>
 
+#include "control/snapshot_conversion.h"
 #include "translate/config_source.h"
 #include "translate/conflicts.h"
 #include "translate/node_translation.h"
@@ -52,18 +53,6 @@ void ChangedEndpointSets(const model::ClusterObjects& before, const model::Clust
       ++new_it;
     }
   }
-}
-
-template <typename Message, typename NameOf>
-std::shared_ptr<const xds::TypeResources> InternAll(const std::vector<Message>& messages,
-                                                    xds::ResourceInterner& interner,
-                                                    NameOf name_of) {
-  std::map<std::string, xds::ResourcePtr> by_name;
-  for (const Message& message : messages) {
-    std::string name = name_of(message);
-    by_name.emplace(name, interner.Intern(name, message));
-  }
-  return xds::TypeResources::Make(std::move(by_name));
 }
 
 }  // namespace

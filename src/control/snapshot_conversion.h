@@ -1,5 +1,10 @@
 #pragma once
 
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
 #include "absl/status/statusor.h"
 #include "translate/translate.h"
 #include "xds/resource.h"
@@ -12,6 +17,19 @@ namespace propsy::control {
 // snapshot is not self-consistent (a listener naming a missing route
 // configuration, a cluster without its load assignment): such a snapshot is
 // never served.
+// Interns `messages` as one type's set, each named by `name_of(message)`.
+template <typename Message, typename NameOf>
+std::shared_ptr<const xds::TypeResources> InternAll(const std::vector<Message>& messages,
+                                                    xds::ResourceInterner& interner,
+                                                    NameOf name_of) {
+  std::map<std::string, xds::ResourcePtr> by_name;
+  for (const Message& message : messages) {
+    std::string name = name_of(message);
+    by_name.emplace(name, interner.Intern(name, message));
+  }
+  return xds::TypeResources::Make(std::move(by_name));
+}
+
 absl::StatusOr<xds::SnapshotPtr> ToSnapshot(const translate::NodeResources& resources,
                                             xds::ResourceInterner& interner);
 
