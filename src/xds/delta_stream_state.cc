@@ -33,7 +33,8 @@ absl::StatusOr<RequestEvent> DeltaStreamState::OnRequest(const Request& request)
       if (request.has_error_detail()) {
         event.kind = RequestEvent::Kind::kNack;
         event.error = request.error_detail().message();
-        for (auto& [name, before] : state.before_in_flight) {
+        for (auto& [sent, before] : state.before_in_flight) {
+          const std::string& name = sent->name;
           const Resource* rejected = state.held.Find(name);
           if (rejected == nullptr) continue;  // a removal: nothing to undo
           state.nacked[name] = rejected->version;
@@ -45,9 +46,9 @@ absl::StatusOr<RequestEvent> DeltaStreamState::OnRequest(const Request& request)
         }
       } else {
         event.kind = RequestEvent::Kind::kAck;
-        for (const auto& [name, before] : state.before_in_flight) state.nacked.erase(name);
+        for (const auto& [sent, before] : state.before_in_flight) state.nacked.erase(sent->name);
       }
-      state.before_in_flight.clear();
+      state.before_in_flight = {};  // freed, not kept for reuse: most streams go quiet
     } else if (request.response_nonce() != state.sent_nonce) {
       event.kind = RequestEvent::Kind::kStaleNonce;
     }  // else: the answered nonce again, carrying a subscription change
@@ -162,9 +163,11 @@ std::optional<DeltaStreamState::Response> DeltaStreamState::NextResponse(SentSum
     summary->resources.clear();
     summary->removed_names.clear();
     state.before_in_flight.clear();
+    state.before_in_flight.reserve(plan.updates.size());
+    state.held.Reserve(state.held.size() + plan.updates.size());
     // The entries themselves are added with the bodies (AttachBodies).
     for (const ResourcePtr& resource : plan.updates) {
-      state.before_in_flight.emplace_back(resource->name, state.held.Put(resource));
+      state.before_in_flight.emplace_back(resource, state.held.Put(resource));
       state.told_absent.erase(resource->name);
       summary->resources.push_back(resource);
     }

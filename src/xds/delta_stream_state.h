@@ -58,9 +58,9 @@ class DeltaStreamState {
     bool awaiting_ack = false;
     std::string sent_nonce;
     std::string sent_version;  // system version of the in-flight response
-    // What the client held before the in-flight response changed it (null:
-    // nothing), restored if it is NACKed.
-    std::vector<std::pair<std::string, ResourcePtr>> before_in_flight;
+    // Each resource of the in-flight response with what the client held of
+    // that name before (null: nothing), restored if the response is NACKed.
+    std::vector<std::pair<ResourcePtr, ResourcePtr>> before_in_flight;
     // A first wildcard request is answered even when there is nothing to
     // send: the client waits for that answer to finish initializing.
     bool must_answer = false;

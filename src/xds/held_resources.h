@@ -43,6 +43,9 @@ class HeldResources {
     std::erase_if(sorted_, [&](const ResourcePtr& resource) { return predicate(*resource); });
   }
 
+  // Room for `count` resources, so a first response is held without regrowth.
+  void Reserve(size_t count) { sorted_.reserve(count); }
+
   const_iterator begin() const { return sorted_.begin(); }
   const_iterator end() const { return sorted_.end(); }
   size_t size() const { return sorted_.size(); }

@@ -28,7 +28,7 @@ struct XdsServerOptions {
   // How often the TLS certificate files are checked for changes.
   unsigned cert_refresh_seconds = 10;
   // Responses being written at once, over all streams (WriteBudget).
-  size_t write_budget_bytes = 8 * 1024 * 1024;
+  size_t write_budget_bytes = 4 * 1024 * 1024;
   std::chrono::milliseconds write_stall_after{2000};
 };
 
