@@ -28,29 +28,21 @@ using test::RemovedIn;
 using test::RouteRes;
 using test::SecretRes;
 using FakeClient = test::FakeDeltaClient;
+using test::DeltaClusters;
+using test::MakeDeltaRequest;
 using test::RoutesSnapshot;
-
-Request MakeRequest(ResourceType type, const std::vector<std::string>& subscribe,
-                    const std::vector<std::string>& unsubscribe = {},
-                    const std::string& nonce = "") {
-  return test::MakeDeltaRequest(type, subscribe, unsubscribe, nonce);
-}
-
-SnapshotPtr Clusters(int64_t c1_timeout_ms = 250, bool with_c2 = true) {
-  return test::DeltaClusters(c1_timeout_ms, with_c2);
-}
 
 // NACKs, nonces, one response in flight, ADS order, first answers.
 
 TEST(DeltaStreamStateTest, NackedResourceVersionIsNotResent) {
   FakeClient client(ResourceType::kCluster);
-  client.state().SetSnapshot(Clusters(250));
+  client.state().SetSnapshot(DeltaClusters(250));
   client.Subscribe(ResourceType::kCluster, {});
   std::optional<Response> first = client.Next();
   ASSERT_TRUE(first.has_value());
   client.Ack(*first);
 
-  client.state().SetSnapshot(Clusters(500));
+  client.state().SetSnapshot(DeltaClusters(500));
   std::optional<Response> bad = client.Next();
   ASSERT_TRUE(bad.has_value());
   RequestEvent nack = client.Nack(*bad, "c1 is bad");
@@ -58,7 +50,7 @@ TEST(DeltaStreamStateTest, NackedResourceVersionIsNotResent) {
   EXPECT_EQ(nack.error, "c1 is bad");
   EXPECT_EQ(nack.version, bad->system_version_info());
   EXPECT_FALSE(client.Next().has_value()) << "no resend loop";
-  client.state().SetSnapshot(Clusters(500));
+  client.state().SetSnapshot(DeltaClusters(500));
   EXPECT_FALSE(client.Next().has_value());
 
   // Another resource changes: only it is sent, not the rejected c1.
@@ -90,17 +82,17 @@ TEST(DeltaStreamStateTest, NackedResourceVersionIsNotResent) {
 
 TEST(DeltaStreamStateTest, RevertingToTheAcceptedVersionAfterANackSendsIt) {
   FakeClient client(ResourceType::kCluster);
-  client.state().SetSnapshot(Clusters(250));
+  client.state().SetSnapshot(DeltaClusters(250));
   client.Subscribe(ResourceType::kCluster, {});
   std::optional<Response> first = client.Next();
   ASSERT_TRUE(first.has_value());
   client.Ack(*first);
-  client.state().SetSnapshot(Clusters(500));
+  client.state().SetSnapshot(DeltaClusters(500));
   std::optional<Response> bad = client.Next();
   ASSERT_TRUE(bad.has_value());
   client.Nack(*bad, "no");
   // Back to what the client holds: nothing to send.
-  client.state().SetSnapshot(Clusters(250));
+  client.state().SetSnapshot(DeltaClusters(250));
   EXPECT_FALSE(client.Next().has_value());
 }
 
@@ -116,7 +108,7 @@ TEST(DeltaStreamStateTest, SubscriptionChangeAppliesEvenWithAStaleNonce) {
   ASSERT_TRUE(second.has_value());
 
   RequestEvent stale =
-      client.Send(MakeRequest(ResourceType::kRoute, {"r2"}, {}, /*nonce=*/first->nonce()));
+      client.Send(MakeDeltaRequest(ResourceType::kRoute, {"r2"}, {}, /*nonce=*/first->nonce()));
   EXPECT_EQ(stale.kind, RequestEvent::Kind::kStaleNonce);
   EXPECT_FALSE(client.Next().has_value()) << "second response still in flight";
 
@@ -144,15 +136,15 @@ TEST(DeltaStreamStateTest, SubscriptionChangeWithTheAckedNonceIsNeitherAckNorNac
 
 TEST(DeltaStreamStateTest, StaleNackDoesNotRejectTheInFlightResponse) {
   FakeClient client(ResourceType::kCluster);
-  client.state().SetSnapshot(Clusters(250));
+  client.state().SetSnapshot(DeltaClusters(250));
   client.Subscribe(ResourceType::kCluster, {});
   std::optional<Response> first = client.Next();
   ASSERT_TRUE(first.has_value());
   client.Ack(*first);
-  client.state().SetSnapshot(Clusters(500));
+  client.state().SetSnapshot(DeltaClusters(500));
   std::optional<Response> second = client.Next();
   ASSERT_TRUE(second.has_value());
-  Request late = MakeRequest(ResourceType::kCluster, {}, {}, first->nonce());
+  Request late = MakeDeltaRequest(ResourceType::kCluster, {}, {}, first->nonce());
   late.mutable_error_detail()->set_message("late");
   EXPECT_EQ(client.Send(late).kind, RequestEvent::Kind::kStaleNonce);
   EXPECT_EQ(client.Ack(*second).kind, RequestEvent::Kind::kAck);
@@ -160,13 +152,13 @@ TEST(DeltaStreamStateTest, StaleNackDoesNotRejectTheInFlightResponse) {
 
 TEST(DeltaStreamStateTest, OneResponseInFlightAndOnlyTheNewestAfterTheAck) {
   FakeClient client(ResourceType::kCluster);
-  client.state().SetSnapshot(Clusters(100));
+  client.state().SetSnapshot(DeltaClusters(100));
   client.Subscribe(ResourceType::kCluster, {});
   std::optional<Response> first = client.Next();
   ASSERT_TRUE(first.has_value());
-  client.state().SetSnapshot(Clusters(200));
+  client.state().SetSnapshot(DeltaClusters(200));
   EXPECT_FALSE(client.Next().has_value());
-  SnapshotPtr newest = Clusters(300);
+  SnapshotPtr newest = DeltaClusters(300);
   client.state().SetSnapshot(newest);
   EXPECT_FALSE(client.Next().has_value());
 
@@ -184,17 +176,17 @@ TEST(DeltaStreamStateTest, OneResponseInFlightAndOnlyTheNewestAfterTheAck) {
 TEST(DeltaStreamStateTest, TypeUrlIsChecked) {
   DeltaStreamState per_type(ResourceType::kRoute);
   absl::StatusOr<RequestEvent> foreign =
-      per_type.OnRequest(MakeRequest(ResourceType::kCluster, {}));
+      per_type.OnRequest(MakeDeltaRequest(ResourceType::kCluster, {}));
   ASSERT_FALSE(foreign.ok());
   EXPECT_EQ(foreign.status().code(), absl::StatusCode::kInvalidArgument);
 
   DeltaStreamState ads(std::nullopt);
-  Request empty = MakeRequest(ResourceType::kCluster, {});
+  Request empty = MakeDeltaRequest(ResourceType::kCluster, {});
   empty.clear_type_url();
   absl::StatusOr<RequestEvent> missing = ads.OnRequest(empty);
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kInvalidArgument);
-  Request unknown = MakeRequest(ResourceType::kCluster, {});
+  Request unknown = MakeDeltaRequest(ResourceType::kCluster, {});
   unknown.set_type_url("type.googleapis.com/google.protobuf.Empty");
   absl::StatusOr<RequestEvent> bad = ads.OnRequest(unknown);
   ASSERT_FALSE(bad.ok());
@@ -299,7 +291,7 @@ TEST(DeltaStreamStateTest, AFirstWildcardRequestIsAnsweredEvenWithNothingToSend)
   client.Ack(*response);
   EXPECT_FALSE(client.Next().has_value()) << "answered once, not again";
 
-  client.state().SetSnapshot(Clusters());
+  client.state().SetSnapshot(DeltaClusters());
   std::optional<Response> later = client.Next();
   ASSERT_TRUE(later.has_value());
   EXPECT_THAT(NamesIn(*later), ::testing::ElementsAre("c1", "c2"));

@@ -29,23 +29,15 @@ using test::RemovedIn;
 using test::RouteRes;
 using test::SecretRes;
 using FakeClient = test::FakeDeltaClient;
+using test::DeltaClusters;
+using test::MakeDeltaRequest;
 using test::RoutesSnapshot;
-
-Request MakeRequest(ResourceType type, const std::vector<std::string>& subscribe,
-                    const std::vector<std::string>& unsubscribe = {},
-                    const std::string& nonce = "") {
-  return test::MakeDeltaRequest(type, subscribe, unsubscribe, nonce);
-}
-
-SnapshotPtr Clusters(int64_t c1_timeout_ms = 250, bool with_c2 = true) {
-  return test::DeltaClusters(c1_timeout_ms, with_c2);
-}
 
 // Versions, subscriptions and removals on one stream.
 
 TEST(DeltaStreamStateTest, FirstRequestGetsEveryResourceWithItsVersion) {
   FakeClient client(ResourceType::kCluster);
-  SnapshotPtr snapshot = Clusters();
+  SnapshotPtr snapshot = DeltaClusters();
   client.state().SetSnapshot(snapshot);
   RequestEvent event = client.Subscribe(ResourceType::kCluster, {});
   EXPECT_EQ(event.kind, RequestEvent::Kind::kRequest);
@@ -66,19 +58,19 @@ TEST(DeltaStreamStateTest, FirstRequestGetsEveryResourceWithItsVersion) {
 
   EXPECT_EQ(client.Ack(*response).kind, RequestEvent::Kind::kAck);
   EXPECT_FALSE(client.Next().has_value());
-  client.state().SetSnapshot(Clusters());  // equal content
+  client.state().SetSnapshot(DeltaClusters());  // equal content
   EXPECT_FALSE(client.Next().has_value());
 }
 
 TEST(DeltaStreamStateTest, OnlyChangedResourcesAreSent) {
   FakeClient client(ResourceType::kCluster);
-  client.state().SetSnapshot(Clusters(250));
+  client.state().SetSnapshot(DeltaClusters(250));
   client.Subscribe(ResourceType::kCluster, {});
   std::optional<Response> first = client.Next();
   ASSERT_TRUE(first.has_value());
   client.Ack(*first);
 
-  SnapshotPtr changed = Clusters(500);
+  SnapshotPtr changed = DeltaClusters(500);
   client.state().SetSnapshot(changed);
   std::optional<Response> second = client.Next();
   ASSERT_TRUE(second.has_value());
@@ -90,12 +82,12 @@ TEST(DeltaStreamStateTest, OnlyChangedResourcesAreSent) {
 }
 
 TEST(DeltaStreamStateTest, InitialResourceVersionsAreHonoured) {
-  SnapshotPtr snapshot = Clusters();
+  SnapshotPtr snapshot = DeltaClusters();
   const auto& clusters = snapshot->Of(ResourceType::kCluster).by_name;
 
   DeltaStreamState state(ResourceType::kCluster);
   state.SetSnapshot(snapshot);
-  Request request = MakeRequest(ResourceType::kCluster, {});
+  Request request = MakeDeltaRequest(ResourceType::kCluster, {});
   (*request.mutable_initial_resource_versions())["c1"] = clusters.at("c1")->version;
   (*request.mutable_initial_resource_versions())["c2"] = "some-older-version";
   (*request.mutable_initial_resource_versions())["gone"] = "whatever";
@@ -114,7 +106,7 @@ TEST(DeltaStreamStateTest, ReconnectHoldingEverythingGetsNothing) {
   SnapshotPtr snapshot = RoutesSnapshot();
   DeltaStreamState state(ResourceType::kRoute);
   state.SetSnapshot(snapshot);
-  Request request = MakeRequest(ResourceType::kRoute, {"r1", "r2"});
+  Request request = MakeDeltaRequest(ResourceType::kRoute, {"r1", "r2"});
   for (const auto& [name, resource] : snapshot->Of(ResourceType::kRoute).by_name) {
     (*request.mutable_initial_resource_versions())[name] = resource->version;
   }
@@ -132,13 +124,13 @@ TEST(DeltaStreamStateTest, ReconnectHoldingEverythingGetsNothing) {
 
 TEST(DeltaStreamStateTest, RemovalIsReportedInRemovedResources) {
   FakeClient client(ResourceType::kCluster);
-  client.state().SetSnapshot(Clusters());
+  client.state().SetSnapshot(DeltaClusters());
   client.Subscribe(ResourceType::kCluster, {});
   std::optional<Response> first = client.Next();
   ASSERT_TRUE(first.has_value());
   client.Ack(*first);
 
-  client.state().SetSnapshot(Clusters(250, /*with_c2=*/false));
+  client.state().SetSnapshot(DeltaClusters(250, /*with_c2=*/false));
   std::optional<Response> second = client.Next();
   ASSERT_TRUE(second.has_value());
   EXPECT_THAT(NamesIn(*second), IsEmpty());
@@ -147,7 +139,7 @@ TEST(DeltaStreamStateTest, RemovalIsReportedInRemovedResources) {
   EXPECT_FALSE(client.Next().has_value()) << "a removal is reported once";
 
   // Coming back, it is sent again.
-  client.state().SetSnapshot(Clusters());
+  client.state().SetSnapshot(DeltaClusters());
   std::optional<Response> third = client.Next();
   ASSERT_TRUE(third.has_value());
   EXPECT_THAT(NamesIn(*third), ElementsAre("c2"));

@@ -23,14 +23,10 @@ using test::Clusters;
 using test::EndpointRes;
 using test::FullSnapshot;
 using test::ListenerRes;
+using test::MakeSotwRequest;
 using test::NamesIn;
 using test::RouteRes;
 using test::SecretRes;
-
-Request MakeRequest(ResourceType type, const std::vector<std::string>& names,
-                    const std::string& version = "", const std::string& nonce = "") {
-  return test::MakeSotwRequest(type, names, version, nonce);
-}
 
 // ADS ordering, removals in reverse, and what each response carries.
 
@@ -245,7 +241,7 @@ TEST(SotwStreamStateTest, AdsTypesAreIndependentForAcks) {
   EXPECT_EQ(ack.type, ResourceType::kCluster);
   // A listener request carrying the cluster nonce is stale for listeners.
   absl::StatusOr<RequestEvent> cross =
-      client.state().OnRequest(MakeRequest(ResourceType::kListener, {}, "", cluster->nonce()));
+      client.state().OnRequest(MakeSotwRequest(ResourceType::kListener, {}, "", cluster->nonce()));
   ASSERT_TRUE(cross.ok());
   EXPECT_EQ(cross->kind, RequestEvent::Kind::kStaleNonce);
   EXPECT_EQ(client.Ack(*listener).kind, RequestEvent::Kind::kAck);

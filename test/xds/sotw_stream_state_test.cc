@@ -25,14 +25,10 @@ using test::Clusters;
 using test::EndpointRes;
 using test::FullSnapshot;
 using test::ListenerRes;
+using test::MakeSotwRequest;
 using test::NamesIn;
 using test::RouteRes;
 using test::SecretRes;
-
-Request MakeRequest(ResourceType type, const std::vector<std::string>& names,
-                    const std::string& version = "", const std::string& nonce = "") {
-  return test::MakeSotwRequest(type, names, version, nonce);
-}
 
 // Requests, answers, versions and subscriptions on one stream.
 
@@ -190,7 +186,7 @@ TEST(SotwStreamStateTest, StaleNonceIsIgnoredWithItsSubscriptionChange) {
   // A request answering the first response (older nonce) that also asks for
   // r2: stale, so neither an ACK nor a subscription change.
   absl::StatusOr<RequestEvent> stale = client.state().OnRequest(
-      MakeRequest(ResourceType::kRoute, {"r1", "r2"}, first->version_info(), first->nonce()));
+      MakeSotwRequest(ResourceType::kRoute, {"r1", "r2"}, first->version_info(), first->nonce()));
   ASSERT_TRUE(stale.ok());
   EXPECT_EQ(stale->kind, RequestEvent::Kind::kStaleNonce);
   EXPECT_FALSE(client.Next().has_value()) << "still awaiting the ACK of the second response";
@@ -218,7 +214,7 @@ TEST(SotwStreamStateTest, StaleNackIsNotANack) {
   std::optional<Response> second = client.Next();
   ASSERT_TRUE(second.has_value());
 
-  Request late_nack = MakeRequest(ResourceType::kCluster, {}, "", first->nonce());
+  Request late_nack = MakeSotwRequest(ResourceType::kCluster, {}, "", first->nonce());
   late_nack.mutable_error_detail()->set_message("late");
   absl::StatusOr<RequestEvent> event = client.state().OnRequest(late_nack);
   ASSERT_TRUE(event.ok());
@@ -355,7 +351,7 @@ TEST(SotwStreamStateTest, ReconnectWithCurrentVersionGetsNothing) {
 
   SotwStreamState state(ResourceType::kCluster);
   state.SetSnapshot(snapshot);
-  ASSERT_TRUE(state.OnRequest(MakeRequest(ResourceType::kCluster, {}, current)).ok());
+  ASSERT_TRUE(state.OnRequest(MakeSotwRequest(ResourceType::kCluster, {}, current)).ok());
   SentSummary summary;
   EXPECT_FALSE(state.NextResponse(&summary).has_value());
 
@@ -369,7 +365,7 @@ TEST(SotwStreamStateTest, ReconnectWithCurrentVersionGetsNothing) {
   // A reconnecting client holding something else is sent the current set.
   SotwStreamState other(ResourceType::kCluster);
   other.SetSnapshot(snapshot);
-  ASSERT_TRUE(other.OnRequest(MakeRequest(ResourceType::kCluster, {}, "old-version")).ok());
+  ASSERT_TRUE(other.OnRequest(MakeSotwRequest(ResourceType::kCluster, {}, "old-version")).ok());
   std::optional<Response> response = other.NextResponse(&summary);
   if (response.has_value()) SotwStreamState::AttachBodies(*response, summary.resources);
   ASSERT_TRUE(response.has_value());
@@ -389,7 +385,7 @@ TEST(SotwStreamStateTest, ReconnectWithNamedSubscriptionAndCurrentVersionGetsNot
   SotwStreamState after(ResourceType::kRoute);
   after.SetSnapshot(snapshot);
   ASSERT_TRUE(
-      after.OnRequest(MakeRequest(ResourceType::kRoute, {"r2"}, held->version_info())).ok());
+      after.OnRequest(MakeSotwRequest(ResourceType::kRoute, {"r2"}, held->version_info())).ok());
   SentSummary summary;
   EXPECT_FALSE(after.NextResponse(&summary).has_value());
 }
@@ -412,12 +408,13 @@ TEST(SotwStreamStateTest, SubscriptionChangeAfterANackIsServed) {
 
 TEST(SotwStreamStateTest, PerTypeStreamRejectsForeignTypeUrl) {
   SotwStreamState state(ResourceType::kCluster);
-  absl::StatusOr<RequestEvent> foreign = state.OnRequest(MakeRequest(ResourceType::kListener, {}));
+  absl::StatusOr<RequestEvent> foreign =
+      state.OnRequest(MakeSotwRequest(ResourceType::kListener, {}));
   ASSERT_FALSE(foreign.ok());
   EXPECT_EQ(foreign.status().code(), absl::StatusCode::kInvalidArgument);
 
   // An empty type_url on a per-type service means that service's type.
-  Request untyped = MakeRequest(ResourceType::kCluster, {});
+  Request untyped = MakeSotwRequest(ResourceType::kCluster, {});
   untyped.clear_type_url();
   absl::StatusOr<RequestEvent> event = state.OnRequest(untyped);
   ASSERT_TRUE(event.ok()) << event.status();
@@ -432,13 +429,13 @@ TEST(SotwStreamStateTest, PerTypeStreamRejectsForeignTypeUrl) {
 
 TEST(SotwStreamStateTest, AdsRejectsEmptyAndUnknownTypeUrl) {
   SotwStreamState state(std::nullopt);
-  Request empty = MakeRequest(ResourceType::kCluster, {});
+  Request empty = MakeSotwRequest(ResourceType::kCluster, {});
   empty.clear_type_url();
   absl::StatusOr<RequestEvent> missing = state.OnRequest(empty);
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kInvalidArgument);
 
-  Request unknown = MakeRequest(ResourceType::kCluster, {});
+  Request unknown = MakeSotwRequest(ResourceType::kCluster, {});
   unknown.set_type_url("type.googleapis.com/envoy.config.cluster.v2.Cluster");
   absl::StatusOr<RequestEvent> bad = state.OnRequest(unknown);
   ASSERT_FALSE(bad.ok());
