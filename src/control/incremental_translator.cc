@@ -1,5 +1,7 @@
 #include "control/incremental_translator.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <array>
 #include <iterator>
@@ -241,7 +243,7 @@ void IncrementalTranslator::Refresh(ZoneState& zone, NodeClass& node_class, bool
     if (!parts_changed) return;
     if (!targets_changed) {
       node_class.parts = std::move(parts);
-      Assemble(node_class);
+      Assemble(zone, node_class, uses_ads);
       return;
     }
   }
@@ -266,10 +268,10 @@ void IncrementalTranslator::Refresh(ZoneState& zone, NodeClass& node_class, bool
   node_class.routes = InternAll(listeners.routes, interner_, by_name);
   node_class.secrets = InternAll(listeners.secrets, interner_, by_name);
   node_class.built = true;
-  Assemble(node_class);
+  Assemble(zone, node_class, uses_ads);
 }
 
-void IncrementalTranslator::Assemble(NodeClass& node_class) {
+void IncrementalTranslator::Assemble(const ZoneState& zone, NodeClass& node_class, bool uses_ads) {
   std::map<std::string, xds::ResourcePtr> clusters;
   std::map<std::string, xds::ResourcePtr> endpoints;
   for (const std::shared_ptr<const ServicePart>& part : node_class.parts) {
@@ -302,6 +304,13 @@ void IncrementalTranslator::Assemble(NodeClass& node_class) {
   if (consistent.ok()) {
     node_class.snapshot = std::move(snapshot);
   } else {
+    // Reported here, once per assembly, not once for each node of the class.
+    ++counters_.inconsistent_snapshots;
+    spdlog::error(
+        "nodes of zone {} ({}, {} services): translated configuration is inconsistent, they keep "
+        "their last good one: {}",
+        zone.zone, uses_ads ? "ADS" : "per-type xDS", node_class.services.size(),
+        std::string(consistent.message()));
     node_class.snapshot = std::move(consistent);
   }
   ++counters_.node_classes_built;

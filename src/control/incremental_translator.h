@@ -24,6 +24,9 @@ struct TranslationCounters {
   uint64_t services_translated = 0;  // service parts (clusters, load assignments) built
   uint64_t services_reused = 0;      // service parts found unchanged in a new World
   uint64_t node_classes_built = 0;   // node classes whose snapshot was assembled
+  // Assembled snapshots that failed the consistency check (their nodes keep
+  // their last good snapshot).
+  uint64_t inconsistent_snapshots = 0;
 };
 
 // Translate() + ToSnapshot() for many nodes and a stream of Worlds, doing
@@ -74,7 +77,7 @@ class IncrementalTranslator {
   // Brings the class's snapshot up to the current World.
   void Refresh(ZoneState& zone, NodeClass& node_class, bool uses_ads);
   // The class's snapshot from its listener parts and service parts.
-  void Assemble(NodeClass& node_class);
+  void Assemble(const ZoneState& zone, NodeClass& node_class, bool uses_ads);
   std::shared_ptr<const ServicePart> PartFor(ZoneState& zone, uint32_t service, bool uses_ads);
 
   const translate::TranslateOptions options_;

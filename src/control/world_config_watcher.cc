@@ -1,7 +1,6 @@
 #include "control/world_config_watcher.h"
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 namespace propsy::control {
 namespace {
@@ -57,11 +56,6 @@ model::WorldPtr WorldConfigWatcher::world() const {
   return world_;
 }
 
-uint64_t WorldConfigWatcher::rejected_translations() const {
-  std::lock_guard lock(mu_);
-  return rejected_translations_;
-}
-
 TranslationCounters WorldConfigWatcher::translation_counters() const {
   std::lock_guard lock(mu_);
   return translator_.counters();
@@ -99,12 +93,7 @@ xds::SnapshotPtr WorldConfigWatcher::SnapshotForLocked(const xds::NodeInfo& node
   absl::StatusOr<xds::SnapshotPtr> snapshot = translator_.SnapshotFor(
       translate::NodeContext{.id = node.id, .zone = node.zone, .uses_ads = node.uses_ads});
   if (!snapshot.ok()) {
-    // Counted and logged once per node and world: a publish asks once per
-    // watcher.
-    ++rejected_translations_;
-    spdlog::error(
-        "node {}: translated configuration is inconsistent, keeping the last good one: {}", node.id,
-        std::string(snapshot.status().message()));
+    // The translator counted and logged it; the node stays on its last good.
     auto last = last_good_.find(key);
     return last == last_good_.end() ? nullptr : last->second;
   }

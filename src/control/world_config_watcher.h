@@ -38,8 +38,7 @@ class WorldConfigWatcher : public xds::ConfigWatcher {
 
   // The newest published world; null before the first publish.
   model::WorldPtr world() const;
-  // Translations that failed the consistency check, since start.
-  uint64_t rejected_translations() const;
+  // Translation work and failed consistency checks, since start.
   TranslationCounters translation_counters() const;
 
   xds::SnapshotPtr Fetch(const xds::NodeInfo& node) override;
@@ -70,7 +69,6 @@ class WorldConfigWatcher : public xds::ConfigWatcher {
   bool cancelled_since_prune_ ABSL_GUARDED_BY(mu_) = false;
   std::map<uint64_t, Watcher> watchers_ ABSL_GUARDED_BY(mu_);
   uint64_t next_watch_id_ ABSL_GUARDED_BY(mu_) = 1;
-  uint64_t rejected_translations_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace propsy::control

@@ -109,11 +109,11 @@ void RegisterMetrics(admin::Registry& registry, const xds::NodeStatusRegistry& n
                         });
   registry.AddCollector(
       "propsy_rejected_translations",
-      "Translations not served because they were inconsistent (the node kept its last good "
-      "configuration).",
+      "Translated snapshots not served because they were inconsistent (their nodes kept their "
+      "last good configuration).",
       {}, [&watcher] {
         return std::vector<admin::GaugeSample>{
-            {.labels = {}, .value = double(watcher.rejected_translations())}};
+            {.labels = {}, .value = double(watcher.translation_counters().inconsistent_snapshots)}};
       });
   registry.AddCollector(
       "propsy_translation_totals",

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "xds/resource.h"
@@ -52,9 +53,7 @@ class HeldResources {
 
  private:
   std::vector<ResourcePtr>::iterator LowerBound(std::string_view name) {
-    return std::lower_bound(
-        sorted_.begin(), sorted_.end(), name,
-        [](const ResourcePtr& resource, std::string_view key) { return resource->name < key; });
+    return sorted_.begin() + (std::as_const(*this).LowerBound(name) - sorted_.cbegin());
   }
   const_iterator LowerBound(std::string_view name) const {
     return std::lower_bound(
