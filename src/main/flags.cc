@@ -362,6 +362,18 @@ absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& arg
                  return absl::OkStatus();
                });
 
+  flags.Custom("drainperiod", "duration", FormatGoDuration(options.drain_period),
+               "on SIGTERM: stop accepting xDS streams and close the open ones spread over\n"
+               "this period, so Envoys move to other replicas gradually; then exit",
+               false, [&options](std::string_view value) -> absl::Status {
+                 absl::StatusOr<std::chrono::nanoseconds> parsed = ParseGoDuration(value);
+                 if (!parsed.ok()) return parsed.status();
+                 if (parsed->count() < 0) return absl::InvalidArgumentError("must not be negative");
+                 options.drain_period =
+                     std::chrono::duration_cast<std::chrono::milliseconds>(*parsed);
+                 return absl::OkStatus();
+               });
+
   absl::StatusOr<FlagSet::Outcome> outcome = flags.Parse(args);
   if (!outcome.ok()) return outcome.status();
   switch (*outcome) {

@@ -45,6 +45,8 @@ struct PropsyOptions {
   std::string xds_cluster = "xds_cluster";
   std::vector<std::string> namespaces;  // empty = all
   std::chrono::milliseconds sync_timeout{30000};
+  // On SIGTERM, open xDS streams are closed spread over this period.
+  std::chrono::milliseconds drain_period{10000};
   // Not errors, but worth a log line at start-up.
   std::vector<std::string> warnings;
 };

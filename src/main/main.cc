@@ -4,8 +4,9 @@
 #include <malloc.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <chrono>
-#include <csignal>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <string>
@@ -14,12 +15,14 @@
 #include "absl/synchronization/mutex.h"
 #include "admin/admin_server.h"
 #include "admin/metrics.h"
+#include "common/clock.h"
 #include "control/controller.h"
 #include "control/world_config_watcher.h"
 #include "kube/curl_transport.h"
 #include "kube/kubeconfig.h"
 #include "main/debug_pages.h"
 #include "main/flags.h"
+#include "main/stop_signals.h"
 #include "sources/dir_source.h"
 #include "sources/kube_source.h"
 #include "translate/service_status.h"
@@ -174,12 +177,15 @@ int Run(const PropsyOptions& options) {
   spdlog::set_level(options.debug ? spdlog::level::debug : spdlog::level::info);
   for (const std::string& warning : options.warnings) spdlog::warn("{}", warning);
 
-  // Block the stop signals before any thread starts, so only sigwait sees them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // Block the stop signals before any thread starts, so only StopSignals
+  // sees them.
+  absl::StatusOr<std::unique_ptr<StopSignals>> stop_signals = StopSignals::Block();
+  if (!stop_signals.ok()) {
+    spdlog::error("{}", std::string(stop_signals.status().message()));
+    return 1;
+  }
+  RealClock clock;
+  std::atomic<bool> shutting_down{false};
 
   absl::StatusOr<std::optional<xds::ServerTlsFiles>> tls =
       xds::ServerTlsFromFlags(options.server_cert, options.server_key, options.client_verify_ca);
@@ -277,7 +283,11 @@ int Run(const PropsyOptions& options) {
     return 2;
   }
   auto admin = admin::AdminServer::Create(health_address->host, health_address->port, metrics,
-                                          [&controller] { return controller.Readiness(); });
+                                          [&controller, &shutting_down] {
+                                            if (shutting_down.load())
+                                              return absl::UnavailableError("shutting down");
+                                            return controller.Readiness();
+                                          });
   if (!admin.ok()) {
     spdlog::error("-listenhealth {}: {}", options.listen_health,
                   std::string(admin.status().message()));
@@ -345,9 +355,21 @@ int Run(const PropsyOptions& options) {
     }
   }
 
-  int signal = 0;
-  sigwait(&stop_signals, &signal);
-  spdlog::info("signal {}: stopping", signal);
+  // Graceful shutdown (SPEC §6): not ready at once, no new streams, open
+  // streams closed spread over -drainperiod; a second signal exits at once.
+  const int signal = (*stop_signals)->Wait();
+  shutting_down.store(true);
+  spdlog::info("signal {}: draining xDS streams over {} ms, then stopping", signal,
+               options.drain_period.count());
+  {
+    auto second_signal = (*stop_signals)->Watch([](int again) {
+      spdlog::warn("signal {} while draining: exiting at once", again);
+      spdlog::default_logger()->flush();
+      std::_Exit(1);
+    });
+    (*server)->Drain(clock, options.drain_period);
+  }
+  spdlog::info("drained: stopping");
   // The admin server goes first (its metrics read the sources), then the
   // sources (no more events), then xDS serving; the controller and the
   // watcher go last as locals.

@@ -26,11 +26,13 @@ absl::StatusOr<std::unique_ptr<XdsServer>> XdsServer::Start(const XdsServerOptio
   server->write_budget_ =
       std::make_unique<WriteBudget>(options.write_budget_bytes, options.write_stall_after);
   server->name_sets_ = std::make_unique<NameSetInterner>();
+  server->drain_ = std::make_unique<StreamDrain>();
   StreamContext context{
       .watcher = watcher,
       .registry = registry,
       .write_budget = *server->write_budget_,
       .name_sets = *server->name_sets_,
+      .drain = *server->drain_,
       .check_peer_identity =
           options.check_peer_identity && options.tls.has_value() && !options.tls->client_ca.empty(),
   };
@@ -55,6 +57,18 @@ absl::StatusOr<std::unique_ptr<XdsServer>> XdsServer::Start(const XdsServerOptio
                : options.tls->client_ca.empty() ? "TLS"
                                                 : "mutual TLS");
   return server;
+}
+
+void XdsServer::Drain(Clock& clock, Clock::Duration period) {
+  drain_->BeginDrain();
+  // Health checks of the xDS cluster (Envoy's, a load balancer's) see this
+  // replica going away before its streams close.
+  if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
+    health->SetServingStatus(false);
+  }
+  spdlog::info("xds: draining {} streams over {} ms", drain_->open_streams(),
+               std::chrono::duration_cast<std::chrono::milliseconds>(period).count());
+  drain_->Drain(clock, period);
 }
 
 XdsServer::~XdsServer() {

@@ -9,10 +9,12 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/clock.h"
 #include "xds/config_watcher.h"
 #include "xds/name_sets.h"
 #include "xds/node_status.h"
 #include "xds/server_tls.h"
+#include "xds/stream_drain.h"
 #include "xds/write_budget.h"
 
 namespace propsy::xds {
@@ -34,6 +36,11 @@ struct XdsServerOptions {
 
 // The xDS gRPC server: ADS, per-type discovery (stream, delta, Fetch), CSDS,
 // grpc.health.v1 and server reflection. Stops serving when destroyed.
+//
+// Graceful shutdown (SPEC §6): Drain makes gRPC health answer NOT_SERVING,
+// refuses new discovery streams (UNAVAILABLE) and closes the open ones
+// spread over the drain period (StreamDrain); unary calls (Fetch, CSDS) are
+// still answered until the server is destroyed.
 class XdsServer {
  public:
   static absl::StatusOr<std::unique_ptr<XdsServer>> Start(const XdsServerOptions& options,
@@ -42,6 +49,13 @@ class XdsServer {
   ~XdsServer();
 
   int port() const { return port_; }
+
+  // Stops admitting streams at once, then closes the open ones one by one
+  // over `period`; returns when they are all closed (or AbortDrain).
+  void Drain(Clock& clock, Clock::Duration period);
+  // Ends a Drain in progress at once.
+  void AbortDrain() { drain_->Abort(); }
+  bool draining() const { return drain_->draining(); }
   WriteBudget::Stats write_budget_stats() const { return write_budget_->stats(); }
 
  private:
@@ -50,6 +64,7 @@ class XdsServer {
   // Declared first: destroyed after the server, whose calls hold grants.
   std::unique_ptr<WriteBudget> write_budget_;
   std::unique_ptr<NameSetInterner> name_sets_;
+  std::unique_ptr<StreamDrain> drain_;
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

@@ -13,6 +13,7 @@
 #include "xds/name_sets.h"
 #include "xds/node_status.h"
 #include "xds/peer_identity.h"
+#include "xds/stream_drain.h"
 #include "xds/write_budget.h"
 
 namespace propsy::xds {
@@ -23,6 +24,7 @@ struct StreamContext {
   NodeStatusRegistry& registry;
   WriteBudget& write_budget;
   NameSetInterner& name_sets;
+  StreamDrain& drain;
   bool check_peer_identity = false;  // mutual TLS without -peerskipcn
 };
 
@@ -32,7 +34,9 @@ struct StreamContext {
 // States: reading the first request (which must name the node) -> serving
 // (a read always outstanding; at most one write in flight) -> finishing
 // (Finish waits for the write in flight) -> done (gRPC calls OnDone; the
-// watch is cancelled and the reactor frees itself).
+// watch is cancelled and the reactor frees itself). A stream is admitted by
+// the server's StreamDrain, which refuses it (UNAVAILABLE) once the server
+// drains and closes it (UNAVAILABLE) when its turn in the drain comes.
 //
 // The protocol lives in `State` (SotwStreamState or DeltaStreamState). A new
 // snapshot only replaces the state's pointer; responses are built when the
@@ -130,6 +134,16 @@ class StreamReactor final
         return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, std::string(status.message()));
       }
     }
+    std::weak_ptr<StreamReactor> weak = self_;
+    admission_ = deps_.drain.Admit([weak] {
+      if (auto self = weak.lock()) {
+        self->FinishWith(
+            grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"));
+      }
+    });
+    if (admission_ == nullptr) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down");
+    }
     stream_id_ = deps_.registry.OpenStream(request_.node(), kind_);
     spdlog::debug("xds: node \"{}\" opened {} from {}", node_.id, kind_, context_->peer());
     return grpc::Status::OK;
@@ -208,6 +222,7 @@ class StreamReactor final
 
   void OnDone() override {
     watch_.reset();  // waits for a callback in progress; none come after
+    admission_.reset();
     if (stream_id_.has_value()) deps_.registry.CloseStream(*stream_id_);
     auto last_reference = std::move(self_);  // frees this reactor on return
   }
@@ -223,6 +238,7 @@ class StreamReactor final
   NodeInfo node_;
   std::optional<NodeStatusRegistry::StreamId> stream_id_;
   std::unique_ptr<WatchHandle> watch_;
+  std::unique_ptr<StreamDrain::Admission> admission_;
 
   std::mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_);

@@ -43,6 +43,7 @@ TEST(ParseCommandLineTest, DefaultsMatchTheSpec) {
   EXPECT_EQ(options.zone, "zone-a");
   EXPECT_EQ(options.xds_cluster, "xds_cluster");
   EXPECT_EQ(options.sync_timeout, std::chrono::seconds(30));
+  EXPECT_EQ(options.drain_period, std::chrono::seconds(10));
   EXPECT_FALSE(options.debug);
   EXPECT_FALSE(options.peer_skip_cn);
   EXPECT_THAT(options.namespaces, IsEmpty());
@@ -83,6 +84,7 @@ TEST(ParseCommandLineTest, EveryFlagInEveryForm) {
       "--namespace=team-b",
       "-synctimeout",
       "1m30s",
+      "-drainperiod=2500ms",
   });
   EXPECT_EQ(options.listen, "127.0.0.1:0");
   EXPECT_EQ(options.zone, "z1");
@@ -106,6 +108,7 @@ TEST(ParseCommandLineTest, EveryFlagInEveryForm) {
   EXPECT_EQ(options.xds_cluster, "propsy");
   EXPECT_THAT(options.namespaces, ElementsAre("team-a", "team-b"));
   EXPECT_EQ(options.sync_timeout, std::chrono::seconds(90));
+  EXPECT_EQ(options.drain_period, std::chrono::milliseconds(2500));
   EXPECT_THAT(options.warnings, IsEmpty());
 }
 
@@ -163,6 +166,9 @@ TEST(ParseCommandLineTest, BadValuesNameTheFlag) {
            {{"-synctimeout", "abc"}, "invalid value \"abc\" for flag -synctimeout: "},
            {{"-synctimeout", "-1s"},
             "invalid value \"-1s\" for flag -synctimeout: must not be negative"},
+           {{"-drainperiod", "10"}, "invalid value \"10\" for flag -drainperiod: "},
+           {{"-drainperiod", "-1s"},
+            "invalid value \"-1s\" for flag -drainperiod: must not be negative"},
            {{"-listen", "8888"}, "invalid value \"8888\" for flag -listen: missing port"},
            {{"-listenhealth", ":99999"}, "invalid value \":99999\" for flag -listenhealth: port"},
            {{"-debug=maybe"}, "invalid value \"maybe\" for flag -debug: "},
@@ -267,17 +273,18 @@ TEST(ParseCommandLineTest, HelpListsEveryFlag) {
   absl::StatusOr<CommandLine> help = ParseCommandLine({"-help"});
   ASSERT_TRUE(help.ok()) << help.status();
   EXPECT_EQ(help->action, CommandLine::Action::kHelp);
-  for (const char* flag :
-       {"-listen HOST:PORT", "-zone string", "-configcluster SRC:ZONE",
-        "-endpointcluster SRC:ZONE:PRIORITY", "-servercert string", "-serverkey string",
-        "-clientverifyca string", "-peerskipcn", "-listenhealth HOST:PORT", "-debug",
-        "-xdscluster string", "-namespace NAME", "-synctimeout duration"}) {
+  for (const char* flag : {"-listen HOST:PORT", "-zone string", "-configcluster SRC:ZONE",
+                           "-endpointcluster SRC:ZONE:PRIORITY", "-servercert string",
+                           "-serverkey string", "-clientverifyca string", "-peerskipcn",
+                           "-listenhealth HOST:PORT", "-debug", "-xdscluster string",
+                           "-namespace NAME", "-synctimeout duration", "-drainperiod duration"}) {
     EXPECT_THAT(help->text, HasSubstr(std::string("  ") + flag + "\n")) << flag;
   }
   EXPECT_THAT(help->text, HasSubstr("(default \":8888\")"));
   EXPECT_THAT(help->text, HasSubstr("(default \":8889\")"));
   EXPECT_THAT(help->text, HasSubstr("(default \"xds_cluster\")"));
   EXPECT_THAT(help->text, HasSubstr("(default 30s)"));
+  EXPECT_THAT(help->text, HasSubstr("(default 10s)"));
 
   // -h wins even when the rest would be invalid.
   absl::StatusOr<CommandLine> short_help = ParseCommandLine({"-h"});
