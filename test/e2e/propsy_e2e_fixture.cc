@@ -42,7 +42,22 @@ std::string ReadWholeFile(const std::string& path) {
   return buffer.str();
 }
 
-std::string EnvoyBootstrap(int xds_port, bool delta) {
+// xds_cluster lists every port in `xds_ports` (replicas of propsy). With
+// more than one, the ADS stream is re-established quickly (100 ms doubling
+// to 1 s), so a test sees Envoy move to another replica within a second.
+std::string EnvoyBootstrap(const std::vector<int>& xds_ports, bool delta) {
+  std::string endpoints;
+  for (int port : xds_ports) {
+    endpoints += fmt::format(R"(        - endpoint:
+            address:
+              socket_address: {{address: 127.0.0.1, port_value: {}}}
+)",
+                             port);
+  }
+  const std::string retry =
+      xds_ports.size() > 1
+          ? "\n        retry_policy: {retry_back_off: {base_interval: 0.1s, max_interval: 1s}}"
+          : "";
   return fmt::format(R"(node:
   id: {}
   cluster: propsy-e2e
@@ -51,7 +66,8 @@ dynamic_resources:
     api_type: {}
     transport_api_version: V3
     grpc_services:
-    - envoy_grpc: {{cluster_name: xds_cluster}}
+    - envoy_grpc:
+        cluster_name: xds_cluster{}
   lds_config: {{ads: {{}}, resource_api_version: V3}}
   cds_config: {{ads: {{}}, resource_api_version: V3}}
 static_resources:
@@ -68,11 +84,8 @@ static_resources:
       cluster_name: xds_cluster
       endpoints:
       - lb_endpoints:
-        - endpoint:
-            address:
-              socket_address: {{address: 127.0.0.1, port_value: {}}}
-)",
-                     kNodeId, delta ? "DELTA_GRPC" : "GRPC", xds_port);
+{})",
+                     kNodeId, delta ? "DELTA_GRPC" : "GRPC", retry, endpoints);
 }
 
 }  // namespace
@@ -296,7 +309,9 @@ void PropsyEnvoyTest::StartPropsy() {
 void PropsyEnvoyTest::StartEnvoy() {
   test::EnvoyOptions options;
   options.envoy_path = PROPSY_ENVOY_PATH;
-  options.bootstrap_yaml = EnvoyBootstrap(xds_port_, delta_xds_);
+  std::vector<int> xds_ports = {xds_port_};
+  xds_ports.insert(xds_ports.end(), replica_xds_ports_.begin(), replica_xds_ports_.end());
+  options.bootstrap_yaml = EnvoyBootstrap(xds_ports, delta_xds_);
   options.work_dir = dir_.path().string();
   // The start-up banner (component "main") would fill the log tails that
   // failures print; xDS updates and upstream events stay at info.

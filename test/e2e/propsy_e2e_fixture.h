@@ -162,6 +162,8 @@ class PropsyEnvoyTest : public testing::Test {
                                     {.name = "zone-b", .priority = 1}};
   bool delta_xds_ = false;  // Envoy's ADS flavour: delta or state of the world
   int xds_port_ = 0;
+  // More propsy replicas that Envoy's xds_cluster lists after xds_port_.
+  std::vector<int> replica_xds_ports_;
   int admin_port_ = 0;
 
   // Destroyed bottom-up, but TearDown stops the processes first.
