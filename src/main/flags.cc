@@ -69,6 +69,19 @@ void AddAddressFlag(FlagSet& flags, std::string name, std::string* target, std::
                });
 }
 
+// Adds `-name` taking a non-negative Go duration, kept in milliseconds.
+void AddDurationFlag(FlagSet& flags, std::string name, std::chrono::milliseconds* target,
+                     std::string usage) {
+  flags.Custom(std::move(name), "duration", FormatGoDuration(*target), std::move(usage), false,
+               [target](std::string_view value) -> absl::Status {
+                 absl::StatusOr<std::chrono::nanoseconds> parsed = ParseGoDuration(value);
+                 if (!parsed.ok()) return parsed.status();
+                 if (parsed->count() < 0) return absl::InvalidArgumentError("must not be negative");
+                 *target = std::chrono::duration_cast<std::chrono::milliseconds>(*parsed);
+                 return absl::OkStatus();
+               });
+}
+
 // Checks what single flags cannot: required flags, combinations, uniqueness.
 absl::Status ValidateOptions(PropsyOptions& options,
                              const std::vector<std::string>& endpoint_texts) {
@@ -351,28 +364,11 @@ absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& arg
                  options.namespaces.emplace_back(value);
                  return absl::OkStatus();
                });
-  flags.Custom("synctimeout", "duration", FormatGoDuration(options.sync_timeout),
-               "how long start-up waits for clusters outside the local zone", false,
-               [&options](std::string_view value) -> absl::Status {
-                 absl::StatusOr<std::chrono::nanoseconds> parsed = ParseGoDuration(value);
-                 if (!parsed.ok()) return parsed.status();
-                 if (parsed->count() < 0) return absl::InvalidArgumentError("must not be negative");
-                 options.sync_timeout =
-                     std::chrono::duration_cast<std::chrono::milliseconds>(*parsed);
-                 return absl::OkStatus();
-               });
-
-  flags.Custom("drainperiod", "duration", FormatGoDuration(options.drain_period),
-               "on SIGTERM: stop accepting xDS streams and close the open ones spread over\n"
-               "this period, so Envoys move to other replicas gradually; then exit",
-               false, [&options](std::string_view value) -> absl::Status {
-                 absl::StatusOr<std::chrono::nanoseconds> parsed = ParseGoDuration(value);
-                 if (!parsed.ok()) return parsed.status();
-                 if (parsed->count() < 0) return absl::InvalidArgumentError("must not be negative");
-                 options.drain_period =
-                     std::chrono::duration_cast<std::chrono::milliseconds>(*parsed);
-                 return absl::OkStatus();
-               });
+  AddDurationFlag(flags, "synctimeout", &options.sync_timeout,
+                  "how long start-up waits for clusters outside the local zone");
+  AddDurationFlag(flags, "drainperiod", &options.drain_period,
+                  "on SIGTERM: stop accepting xDS streams and close the open ones spread over\n"
+                  "this period, so Envoys move to other replicas gradually; then exit");
 
   absl::StatusOr<FlagSet::Outcome> outcome = flags.Parse(args);
   if (!outcome.ok()) return outcome.status();

@@ -229,13 +229,7 @@ TEST_F(ImageInClusterTest, ShippedManifestsAndRbacAreEnoughForTheImage) {
               HasSubstr("8888"));
 
   // A service in the cluster, served by the image's propsy to a real Envoy.
-  test::HttpBackend& backend = AddKubeBackend("web-zone-a");
-  const int port = FreePort();
-  ServiceManifest web;
-  web.name = "web";
-  web.service = "web";
-  web.listen_port = port;
-  Apply(kZoneA, Documents({ServiceYaml(web), Slice("web-a", "web", backend)}));
+  const int port = ApplyWebService(AddKubeBackend("web-zone-a"));
   ASSERT_NO_FATAL_FAILURE(WriteServiceAccount());
   ASSERT_NO_FATAL_FAILURE(StartImagePropsy(/*wait_ready=*/true));
   ASSERT_NO_FATAL_FAILURE(StartEnvoy());

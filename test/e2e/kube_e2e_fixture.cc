@@ -290,6 +290,15 @@ std::string KubePropsyTest::Slice(const std::string& name, const std::string& se
                     .ready = true});
 }
 
+int KubePropsyTest::ApplyWebService(const test::HttpBackend& backend) {
+  ServiceManifest web;
+  web.name = "web";
+  web.service = "web";
+  web.listen_port = FreePort();
+  Apply(kZoneA, Documents({ServiceYaml(web), Slice("web-a", "web", backend)}));
+  return web.listen_port;
+}
+
 std::string KubePropsyTest::HostOf(const test::HttpBackend& backend) const {
   return fmt::format("{}:{}", endpoint_ip_, backend.port());
 }

@@ -118,6 +118,9 @@ class KubePropsyTest : public PropsyEnvoyTest {
   // EndpointSlice `name` of `service` with one endpoint: the backend.
   std::string Slice(const std::string& name, const std::string& service,
                     const test::HttpBackend& backend) const;
+  // Applies ProPsyService "web" (HTTP on a fresh port, returned) and its
+  // EndpointSlice "web-a" with one endpoint, `backend`, to zone-a's cluster.
+  int ApplyWebService(const test::HttpBackend& backend);
   // "IP:PORT" of the backend as Envoy sees it.
   std::string HostOf(const test::HttpBackend& backend) const;
 

@@ -96,13 +96,7 @@ class PropsyFailoverTest : public KubePropsyTest {
   }
 
   void RunFailover(StopMode mode) {
-    test::HttpBackend& backend = AddKubeBackend("web-zone-a");
-    const int port = FreePort();
-    ServiceManifest web;
-    web.name = "web";
-    web.service = "web";
-    web.listen_port = port;
-    Apply(kZoneA, Documents({ServiceYaml(web), Slice("web-a", "web", backend)}));
+    const int port = ApplyWebService(AddKubeBackend("web-zone-a"));
 
     // Envoy lists both replicas but finds only A running at first, so the
     // stream it settles on is A's (the fixture's propsy_).
