@@ -13,6 +13,7 @@ apt_packages=(
   libspdlog-dev libfmt-dev libyaml-cpp-dev libcurl4-openssl-dev rapidjson-dev
   libcpp-httplib-dev libxxhash-dev libgtest-dev libgmock-dev libbenchmark-dev
   clang clang-format libclang-rt-14-dev kubectl python3 python3-pip
+  mmdebstrap umoci podman
 )
 
 sudo_cmd=()
