@@ -18,6 +18,9 @@ if [ -z "$propsy" ]; then
   propsy="$root/build/src/main/propsy"
 fi
 
+# Envoy (and Go when the system's is too old) as scripts/install-deps.sh
+# installs them.
+export PATH="${PROPSY_CACHE:-$HOME/.cache/propsy}/bin:$PATH"
 run="$(mktemp -d /tmp/propsy-quickstart.XXXXXX)"
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
