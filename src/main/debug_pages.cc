@@ -167,4 +167,44 @@ std::string ClustersJson(const std::vector<control::Controller::ClusterStatus>& 
   return std::string(buffer.GetString(), buffer.GetSize()) + "\n";
 }
 
+std::string StatusJson(const status::StatusWriter& writer) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter out(buffer);
+  out.StartArray();
+  for (size_t i = 0; i < writer.targets().size(); ++i) {
+    const status::StatusTarget& target = writer.targets()[i];
+    const status::StatusCounters counters = writer.counters(i);
+    out.StartObject();
+    Key(out, "cluster");
+    Str(out, target.name);
+    Key(out, "writes_status");
+    out.Bool(target.transport != nullptr);
+    Key(out, "leader_election");
+    out.Bool(target.elector != nullptr);
+    if (target.elector != nullptr) {
+      Key(out, "lease");
+      Str(out, target.elector->options().namespace_name + "/" + target.elector->options().name);
+      Key(out, "identity");
+      Str(out, target.elector->options().identity);
+    }
+    Key(out, "leader");
+    out.Bool(counters.leader);
+    Key(out, "writes");
+    out.Uint64(counters.writes);
+    Key(out, "conflicts");
+    out.Uint64(counters.conflicts);
+    Key(out, "errors");
+    out.Uint64(counters.errors);
+    Key(out, "events_created");
+    out.Uint64(counters.events_created);
+    Key(out, "events_bumped");
+    out.Uint64(counters.events_bumped);
+    Key(out, "queued");
+    out.Uint64(counters.queued);
+    out.EndObject();
+  }
+  out.EndArray();
+  return buffer.GetString();
+}
+
 }  // namespace propsy

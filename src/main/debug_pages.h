@@ -5,6 +5,7 @@
 
 #include "control/controller.h"
 #include "model/world.h"
+#include "status/status_writer.h"
 #include "translate/service_status.h"
 #include "translate/translate.h"
 #include "xds/node_status.h"
@@ -28,5 +29,9 @@ std::string ServicesJson(const std::vector<translate::ServiceReport>& services);
 // /debug/clusters: each source, synced or stale (since when), object counts
 // and current input problems.
 std::string ClustersJson(const std::vector<control::Controller::ClusterStatus>& clusters);
+
+// /debug/status: per config cluster, whether this replica writes status
+// (leads), and its writes, conflicts, errors, Events and queued objects.
+std::string StatusJson(const status::StatusWriter& writer);
 
 }  // namespace propsy

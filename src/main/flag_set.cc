@@ -15,14 +15,6 @@ constexpr std::string_view kDurationHint = "want a duration like 300ms, 30s, 1m3
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
-absl::StatusOr<bool> ParseBool(std::string_view text) {
-  static const std::set<std::string_view> kTrue = {"1", "t", "T", "true", "TRUE", "True"};
-  static const std::set<std::string_view> kFalse = {"0", "f", "F", "false", "FALSE", "False"};
-  if (kTrue.contains(text)) return true;
-  if (kFalse.contains(text)) return false;
-  return absl::InvalidArgumentError("not a boolean (want true or false)");
-}
-
 absl::StatusOr<int64_t> ParseInt(std::string_view text) {
   int64_t value = 0;
   const char* end = text.data() + text.size();
@@ -50,6 +42,14 @@ int64_t UnitNanos(std::string_view unit) {
 }
 
 }  // namespace
+
+absl::StatusOr<bool> ParseBool(std::string_view text) {
+  static const std::set<std::string_view> kTrue = {"1", "t", "T", "true", "TRUE", "True"};
+  static const std::set<std::string_view> kFalse = {"0", "f", "F", "false", "FALSE", "False"};
+  if (kTrue.contains(text)) return true;
+  if (kFalse.contains(text)) return false;
+  return absl::InvalidArgumentError("not a boolean (want true or false)");
+}
 
 absl::StatusOr<std::chrono::nanoseconds> ParseGoDuration(std::string_view text) {
   std::string_view rest = text;

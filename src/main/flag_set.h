@@ -31,6 +31,9 @@ namespace propsy {
 // ms, s, m, h. "0" needs no unit.
 absl::StatusOr<std::chrono::nanoseconds> ParseGoDuration(std::string_view text);
 
+// Go's strconv.ParseBool: 1, t, T, true, TRUE, True and their false forms.
+absl::StatusOr<bool> ParseBool(std::string_view text);
+
 // Go's time.Duration.String() for whole milliseconds ("30s", "1m30s", "300ms").
 std::string FormatGoDuration(std::chrono::milliseconds duration);
 

@@ -3,9 +3,12 @@
 #include <arpa/inet.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
+#include <fstream>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
 
 #ifndef PROPSY_VERSION
@@ -310,10 +313,12 @@ absl::StatusOr<HostPort> ParseHostPort(std::string_view text) {
   return result;
 }
 
-absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& args) {
+absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& args,
+                                             const std::string& service_account_namespace_file) {
   CommandLine command_line;
   PropsyOptions& options = command_line.options;
   std::vector<std::string> endpoint_texts;
+  std::optional<bool> leader_elect;
 
   FlagSet flags("propsy");
   AddAddressFlag(flags, "listen", &options.listen, "xDS gRPC address");
@@ -370,6 +375,36 @@ absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& arg
                   "on SIGTERM: stop accepting xDS streams and close the open ones spread over\n"
                   "this period, so Envoys move to other replicas gradually; then exit");
 
+  flags.Custom("leaderelect", "", "true with a Kubernetes config cluster",
+               "write status only while holding a coordination.k8s.io Lease per config\n"
+               "cluster (one writer among replicas); false: always write",
+               true, [&leader_elect](std::string_view value) -> absl::Status {
+                 absl::StatusOr<bool> parsed = ParseBool(value);
+                 if (!parsed.ok()) return parsed.status();
+                 leader_elect = *parsed;
+                 return absl::OkStatus();
+               });
+  flags.Custom("leasenamespace", "NAME", "the pod's namespace in cluster, else \"default\"",
+               "namespace of the leader election Lease in each Kubernetes config cluster", false,
+               [&options](std::string_view value) -> absl::Status {
+                 if (absl::Status status = ValidateNamespace(value); !status.ok()) return status;
+                 options.lease_namespace = std::string(value);
+                 return absl::OkStatus();
+               });
+  flags.Custom("leasename", "NAME", fmt::format("\"{}\"", options.lease_name),
+               "name of the leader election Lease", false,
+               [&options](std::string_view value) -> absl::Status {
+                 // A Lease name is a DNS-1123 subdomain; the namespace rule (a
+                 // label) is stricter but fits every name a user picks here.
+                 if (absl::Status status = ValidateNamespace(value); !status.ok()) {
+                   return absl::InvalidArgumentError(
+                       "a lease name has 1 to 63 characters of a-z, 0-9 and '-', starting and "
+                       "ending with a letter or digit");
+                 }
+                 options.lease_name = std::string(value);
+                 return absl::OkStatus();
+               });
+
   absl::StatusOr<FlagSet::Outcome> outcome = flags.Parse(args);
   if (!outcome.ok()) return outcome.status();
   switch (*outcome) {
@@ -385,6 +420,18 @@ absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& arg
       break;
   }
   if (absl::Status status = ValidateOptions(options, endpoint_texts); !status.ok()) return status;
+  const bool kube_config_cluster =
+      std::any_of(options.config_clusters.begin(), options.config_clusters.end(),
+                  [](const ConfigClusterFlag& flag) { return !flag.source.starts_with("dir:"); });
+  options.leader_elect = leader_elect.value_or(kube_config_cluster);
+  if (options.lease_namespace.empty()) {
+    options.lease_namespace = "default";
+    std::ifstream file(service_account_namespace_file);
+    std::string name;
+    if (file && std::getline(file, name) && ValidateNamespace(name).ok()) {
+      options.lease_namespace = name;
+    }
+  }
   return command_line;
 }
 

@@ -47,6 +47,11 @@ struct PropsyOptions {
   std::chrono::milliseconds sync_timeout{30000};
   // On SIGTERM, open xDS streams are closed spread over this period.
   std::chrono::milliseconds drain_period{10000};
+  // Status writing (SPEC §2, §6). leader_elect defaults to on when a config
+  // cluster is a Kubernetes source (ParseCommandLine settles it).
+  bool leader_elect = false;
+  std::string lease_namespace;  // default: the pod's namespace in cluster, else "default"
+  std::string lease_name = "propsy";
   // Not errors, but worth a log line at start-up.
   std::vector<std::string> warnings;
 };
@@ -60,7 +65,12 @@ struct CommandLine {
 
 // Parses and validates ProPsy's flags (`args` without the program name).
 // Errors name the flag; main prints them and exits non-zero.
-absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& args);
+// `service_account_namespace_file` is where -leasenamespace's default is read
+// from (the pod's namespace when running in a cluster).
+absl::StatusOr<CommandLine> ParseCommandLine(
+    const std::vector<std::string>& args,
+    const std::string& service_account_namespace_file =
+        "/var/run/secrets/kubernetes.io/serviceaccount/namespace");
 
 // "SRC:ZONE" split on the last colon, SRC and ZONE non-empty.
 absl::StatusOr<ConfigClusterFlag> ParseConfigClusterFlag(std::string_view text);

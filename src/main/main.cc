@@ -25,6 +25,8 @@
 #include "main/stop_signals.h"
 #include "sources/dir_source.h"
 #include "sources/kube_source.h"
+#include "status/lease_elector.h"
+#include "status/status_writer.h"
 #include "translate/service_status.h"
 #include "xds/server.h"
 #include "xds/server_tls.h"
@@ -56,6 +58,12 @@ class SourceFactory {
     options.description = source == "incluster" ? "incluster" : "kubeconfig " + source;
     return std::unique_ptr<sources::ClusterSource>(
         std::make_unique<sources::KubeSource>(*transport, std::move(options)));
+  }
+
+  // The transport of a Kubernetes source made earlier (same source text).
+  std::shared_ptr<kube::HttpTransport> KnownTransport(const std::string& source) const {
+    auto known = transports_.find(source);
+    return known == transports_.end() ? nullptr : known->second;
   }
 
  private:
@@ -241,6 +249,34 @@ int Run(const PropsyOptions& options) {
                         "node's snapshot to its streams.",
                         {}, admin::DefaultLatencyBuckets())
           .Get();
+  // Status back into Kubernetes: one Lease elector per Kubernetes config
+  // cluster (with -leaderelect), one writer for all of them.
+  const std::string lease_identity = status::DefaultLeaseIdentity();
+  std::vector<std::unique_ptr<status::LeaseElector>> electors;
+  std::vector<status::StatusTarget> status_targets;
+  for (size_t i = 0; i < config_clusters.size(); ++i) {
+    status::StatusTarget target{
+        .name = config_clusters[i].name,
+        .transport = source_factory.KnownTransport(config_clusters[i].source).get(),
+        .elector = nullptr};
+    if (target.transport != nullptr && options.leader_elect) {
+      electors.push_back(std::make_unique<status::LeaseElector>(
+          *target.transport, clock,
+          status::LeaseElectorOptions{.cluster = config_clusters[i].name,
+                                      .namespace_name = options.lease_namespace,
+                                      .name = options.lease_name,
+                                      .identity = lease_identity}));
+      target.elector = electors.back().get();
+    }
+    status_targets.push_back(target);
+  }
+  status::StatusWriter status_writer(
+      clock,
+      status::StatusWriterOptions{.translate = translate_options,
+                                  .reporting_instance = lease_identity},
+      status_targets, node_status,
+      [&watcher](const xds::NodeInfo& node) { return watcher.Fetch(node); });
+
   control::Controller controller(
       control::ControllerOptions{
           .local_zone = options.zone,
@@ -250,11 +286,15 @@ int Run(const PropsyOptions& options) {
           .namespaces = options.namespaces,
           .observe_publish_delay =
               [&publish_delay](double seconds) { publish_delay.Observe(seconds); }},
-      config_clusters, endpoint_clusters, [&watcher, &publish_duration](model::WorldPtr world) {
+      config_clusters, endpoint_clusters,
+      [&watcher, &publish_duration, &status_writer](model::WorldPtr world) {
         auto started = std::chrono::steady_clock::now();
-        watcher.Publish(std::move(world));
+        watcher.Publish(world);
         publish_duration.Observe(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+        // After the xDS side has it, so Programmed compares against the
+        // snapshots made from this World.
+        status_writer.OnWorld(std::move(world));
       });
   RegisterMetrics(metrics, node_status, controller, watcher);
   metrics.AddCollector(
@@ -317,6 +357,10 @@ int Run(const PropsyOptions& options) {
     return admin::Response{
         .status = 200, .content_type = "application/json", .body = ServicesJson(services)};
   });
+  (*admin)->Handle("/debug/status", [&status_writer](const admin::Request&) {
+    return admin::Response{
+        .status = 200, .content_type = "application/json", .body = StatusJson(status_writer)};
+  });
   (*admin)->Handle("/debug/clusters", [&controller](const admin::Request&) {
     return admin::Response{.status = 200,
                            .content_type = "application/json",
@@ -355,10 +399,17 @@ int Run(const PropsyOptions& options) {
     }
   }
 
+  for (auto& elector : electors) elector->Start();
+  status_writer.Start();
+
   // Graceful shutdown (SPEC §6): not ready at once, no new streams, open
   // streams closed spread over -drainperiod; a second signal exits at once.
   const int signal = (*stop_signals)->Wait();
   shutting_down.store(true);
+  // Status first: no write after this, and each held Lease is released, so
+  // another replica writes status while this one drains.
+  status_writer.Stop();
+  for (auto& elector : electors) elector->Stop();
   spdlog::info("signal {}: draining xDS streams over {} ms, then stopping", signal,
                options.drain_period.count());
   {

@@ -104,6 +104,10 @@ absl::Status ObjectStore::Upsert(ObjectKind kind, const rapidjson::Value& object
   switch (kind) {
     case ObjectKind::kProPsyService:
       status = UpsertEntry(objects_.services, DecodeProPsyService(object), object, &changed);
+      if (std::optional<ObjectKey> key = ReadObjectKey(object);
+          key && objects_.services.contains(*key)) {
+        changed |= Assign(objects_.service_statuses[*key], DecodeServiceStatus(object));
+      }
       break;
     case ObjectKind::kSecret:
       if (IsTlsSecret(object)) {
@@ -230,6 +234,7 @@ void ObjectStore::Delete(ObjectKind kind, const ObjectKey& key) {
   switch (kind) {
     case ObjectKind::kProPsyService:
       changed = objects_.services.erase(key) > 0;
+      objects_.service_statuses.erase(key);
       break;
     case ObjectKind::kSecret:
       changed = objects_.secrets.erase(key) > 0;

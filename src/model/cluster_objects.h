@@ -14,6 +14,7 @@
 #include "model/endpoints.h"
 #include "model/object_meta.h"
 #include "model/propsy_service.h"
+#include "model/service_status.h"
 #include "model/tls_secret.h"
 
 namespace propsy::model {
@@ -48,6 +49,10 @@ struct ServiceEndpoints {
 // the per-service endpoint sets.
 struct ClusterObjects {
   std::map<ObjectKey, Entry<ProPsyService>> services;
+  // The `status` each ProPsyService object carries (keys as in `services`;
+  // an object without status has an empty one). Kept apart from the entries
+  // because only the status writer reads it.
+  std::map<ObjectKey, ServiceStatus> service_statuses;
   std::map<ObjectKey, Entry<TlsSecret>> secrets;  // only kubernetes.io/tls ones decode
   // Keyed by the owning service (namespace + kubernetes.io/service-name).
   std::map<ObjectKey, std::shared_ptr<const ServiceEndpoints>> endpoints;

@@ -56,16 +56,19 @@ NodeStatusRegistry::StreamId NodeStatusRegistry::OpenStream(
   stream.node.clear_extensions();
   stream.node.clear_client_features();
   stream.kind = std::string(kind);
+  ++answers_version_;
   return id;
 }
 
 void NodeStatusRegistry::CloseStream(StreamId stream) {
   std::lock_guard lock(mu_);
   streams_.erase(stream);
+  ++answers_version_;
 }
 
 void NodeStatusRegistry::OnSent(StreamId stream, const SentSummary& sent) {
   std::lock_guard lock(mu_);
+  ++answers_version_;
   ++totals_.responses;
   totals_.resources += sent.resources.size();
   auto it = streams_.find(stream);
@@ -105,8 +108,18 @@ void NodeStatusRegistry::OnSent(StreamId stream, const SentSummary& sent) {
 }
 
 void NodeStatusRegistry::OnRequest(StreamId stream, const RequestEvent& event) {
+  if (event.kind == RequestEvent::Kind::kRequest) {
+    std::lock_guard lock(mu_);
+    auto it = streams_.find(stream);
+    if (it != streams_.end() && !it->second.requested[Index(event.type)]) {
+      it->second.requested[Index(event.type)] = true;
+      ++answers_version_;
+    }
+    return;
+  }
   if (event.kind != RequestEvent::Kind::kAck && event.kind != RequestEvent::Kind::kNack) return;
   std::lock_guard lock(mu_);
+  ++answers_version_;
   bool ack = event.kind == RequestEvent::Kind::kAck;
   ++(ack ? totals_.acks : totals_.nacks);
   auto it = streams_.find(stream);
@@ -177,6 +190,47 @@ ClientStatusResponse NodeStatusRegistry::ClientStatus(const ClientStatusRequest&
 NodeStatusRegistry::Totals NodeStatusRegistry::totals() const {
   std::lock_guard lock(mu_);
   return totals_;
+}
+
+std::vector<NodeStatusRegistry::StreamAnswers> NodeStatusRegistry::Answers() const {
+  std::lock_guard lock(mu_);
+  std::vector<StreamAnswers> answers;
+  answers.reserve(streams_.size());
+  for (const auto& [id, stream] : streams_) {
+    StreamAnswers& out = answers.emplace_back();
+    out.node.id = stream.node.id();
+    out.node.zone = stream.node.locality().zone();
+    out.node.uses_ads = stream.kind == "ads" || stream.kind == "delta ads";
+    out.requested = stream.requested;
+    for (ResourceType type : kAllResourceTypes) {
+      const TypeStatus& type_status = stream.types[Index(type)];
+      std::vector<HeldAnswer>& held = out.held[Index(type)];
+      held.reserve(type_status.held.size());
+      for (const HeldResource& resource : type_status.held) {
+        const Batch& batch = type_status.batches.at(resource.batch);
+        HeldAnswer& answer = held.emplace_back();
+        answer.resource = resource.resource;
+        switch (batch.state) {
+          case State::kSent:
+            answer.answer = Answer::kPending;
+            break;
+          case State::kAcked:
+            answer.answer = Answer::kAcked;
+            break;
+          case State::kNacked:
+            answer.answer = Answer::kNacked;
+            answer.error = batch.error;
+            break;
+        }
+      }
+    }
+  }
+  return answers;
+}
+
+uint64_t NodeStatusRegistry::answers_version() const {
+  std::lock_guard lock(mu_);
+  return answers_version_;
 }
 
 size_t NodeStatusRegistry::ConnectedStreams() const {

@@ -11,6 +11,7 @@
 #include "absl/base/thread_annotations.h"
 #include "envoy/config/core/v3/base.pb.h"
 #include "envoy/service/status/v3/csds.pb.h"
+#include "xds/config_watcher.h"
 #include "xds/stream_events.h"
 
 namespace propsy::xds {
@@ -52,6 +53,25 @@ class NodeStatusRegistry {
   Totals totals() const;
   size_t ConnectedStreams() const;
 
+  // What one stream's client holds and how it answered, as the status
+  // writer reads it (the Programmed condition). A copy: the writer works on
+  // it without holding the registry's lock.
+  enum class Answer { kPending, kAcked, kNacked };
+  struct HeldAnswer {
+    ResourcePtr resource;
+    Answer answer = Answer::kPending;
+    std::string error;  // the NACK's message
+  };
+  struct StreamAnswers {
+    NodeInfo node;  // uses_ads: the stream is ADS ("ads" or "delta ads")
+    std::array<bool, kResourceTypeCount> requested{};              // types the client asked for
+    std::array<std::vector<HeldAnswer>, kResourceTypeCount> held;  // sorted by name
+  };
+  std::vector<StreamAnswers> Answers() const;
+  // Grows with every change Answers() would show (streams opened or closed,
+  // responses sent, requests, ACKs, NACKs), so a reader polls cheaply.
+  uint64_t answers_version() const;
+
  private:
   enum class State { kSent, kAcked, kNacked };
   // One response and how its client answered; the resources it carried
@@ -79,6 +99,7 @@ class NodeStatusRegistry {
   struct StreamStatus {
     envoy::config::core::v3::Node node;
     std::string kind;
+    std::array<bool, kResourceTypeCount> requested{};
     std::array<TypeStatus, kResourceTypeCount> types;
   };
 
@@ -86,6 +107,7 @@ class NodeStatusRegistry {
   std::map<StreamId, StreamStatus> streams_ ABSL_GUARDED_BY(mu_);
   StreamId next_id_ ABSL_GUARDED_BY(mu_) = 1;
   Totals totals_ ABSL_GUARDED_BY(mu_);
+  uint64_t answers_version_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace propsy::xds

@@ -2,6 +2,10 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 namespace propsy {
 namespace {
@@ -273,11 +277,12 @@ TEST(ParseCommandLineTest, HelpListsEveryFlag) {
   absl::StatusOr<CommandLine> help = ParseCommandLine({"-help"});
   ASSERT_TRUE(help.ok()) << help.status();
   EXPECT_EQ(help->action, CommandLine::Action::kHelp);
-  for (const char* flag : {"-listen HOST:PORT", "-zone string", "-configcluster SRC:ZONE",
-                           "-endpointcluster SRC:ZONE:PRIORITY", "-servercert string",
-                           "-serverkey string", "-clientverifyca string", "-peerskipcn",
-                           "-listenhealth HOST:PORT", "-debug", "-xdscluster string",
-                           "-namespace NAME", "-synctimeout duration", "-drainperiod duration"}) {
+  for (const char* flag :
+       {"-listen HOST:PORT", "-zone string", "-configcluster SRC:ZONE",
+        "-endpointcluster SRC:ZONE:PRIORITY", "-servercert string", "-serverkey string",
+        "-clientverifyca string", "-peerskipcn", "-listenhealth HOST:PORT", "-debug",
+        "-xdscluster string", "-namespace NAME", "-synctimeout duration", "-drainperiod duration",
+        "-leaderelect", "-leasenamespace NAME", "-leasename NAME"}) {
     EXPECT_THAT(help->text, HasSubstr(std::string("  ") + flag + "\n")) << flag;
   }
   EXPECT_THAT(help->text, HasSubstr("(default \":8888\")"));
@@ -290,6 +295,51 @@ TEST(ParseCommandLineTest, HelpListsEveryFlag) {
   absl::StatusOr<CommandLine> short_help = ParseCommandLine({"-h"});
   ASSERT_TRUE(short_help.ok());
   EXPECT_EQ(short_help->action, CommandLine::Action::kHelp);
+}
+
+// SPEC §6: leader election is on by default only with a Kubernetes config
+// cluster; the Lease's namespace defaults to the pod's own.
+TEST(ParseCommandLineTest, LeaderElectionFlags) {
+  const std::string no_file = "/nonexistent/namespace";
+  auto parse = [&](const std::vector<std::string>& args, const std::string& namespace_file) {
+    absl::StatusOr<CommandLine> parsed = ParseCommandLine(args, namespace_file);
+    EXPECT_TRUE(parsed.ok()) << parsed.status();
+    return parsed.ok() ? parsed->options : PropsyOptions{};
+  };
+  PropsyOptions files_only = parse(MinimalArgs(), no_file);
+  EXPECT_FALSE(files_only.leader_elect);
+  EXPECT_EQ(files_only.lease_namespace, "default");
+  EXPECT_EQ(files_only.lease_name, "propsy");
+
+  const std::vector<std::string> kube = {
+      "-zone", "a", "-configcluster", "/k/a.yaml:a", "-endpointcluster", "/k/a.yaml:a:0"};
+  EXPECT_TRUE(parse(kube, no_file).leader_elect);
+  std::vector<std::string> off = kube;
+  off.push_back("-leaderelect=false");
+  EXPECT_FALSE(parse(off, no_file).leader_elect);
+  EXPECT_TRUE(parse(MinimalArgs({"-leaderelect"}), no_file).leader_elect);
+
+  const std::string pod_namespace =
+      (std::filesystem::temp_directory_path() / ("propsy-flags-ns-" + std::to_string(getpid())))
+          .string();
+  {
+    std::ofstream file(pod_namespace);
+    file << "propsy-system";
+  }
+  EXPECT_EQ(parse(kube, pod_namespace).lease_namespace, "propsy-system");
+  std::vector<std::string> explicit_lease = kube;
+  explicit_lease.insert(explicit_lease.end(),
+                        {"-leasenamespace", "ops", "--leasename=edge-propsy"});
+  PropsyOptions chosen = parse(explicit_lease, pod_namespace);
+  EXPECT_EQ(chosen.lease_namespace, "ops");
+  EXPECT_EQ(chosen.lease_name, "edge-propsy");
+
+  EXPECT_THAT(ParseError(MinimalArgs({"-leaderelect=maybe"})),
+              HasSubstr("invalid value \"maybe\" for flag -leaderelect"));
+  EXPECT_THAT(ParseError(MinimalArgs({"-leasenamespace", "Not_A_Namespace"})),
+              HasSubstr("-leasenamespace"));
+  EXPECT_THAT(ParseError(MinimalArgs({"-leasename", "-bad-"})), HasSubstr("-leasename"));
+  std::filesystem::remove(pod_namespace);
 }
 
 TEST(ParseCommandLineTest, Version) {

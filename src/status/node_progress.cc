@@ -1,0 +1,56 @@
+#include "status/node_progress.h"
+
+#include <algorithm>
+#include <tuple>
+
+namespace propsy::status {
+
+using Answer = xds::NodeStatusRegistry::Answer;
+using HeldAnswer = xds::NodeStatusRegistry::HeldAnswer;
+using StreamAnswers = xds::NodeStatusRegistry::StreamAnswers;
+
+std::vector<NodeProgress> GatherNodeProgress(
+    const std::vector<StreamAnswers>& streams,
+    const std::function<xds::SnapshotPtr(const xds::NodeInfo&)>& snapshot_of) {
+  // Streams of one node: ADS carries every type; per-type services one each.
+  std::map<std::tuple<std::string, std::string, bool>, std::vector<const StreamAnswers*>> nodes;
+  for (const StreamAnswers& stream : streams) {
+    nodes[{stream.node.id, stream.node.zone, stream.node.uses_ads}].push_back(&stream);
+  }
+  std::vector<NodeProgress> progress;
+  progress.reserve(nodes.size());
+  for (const auto& [key, node_streams] : nodes) {
+    NodeProgress& node = progress.emplace_back();
+    node.node = node_streams.front()->node;
+    const xds::SnapshotPtr snapshot = snapshot_of(node.node);
+    node.has_snapshot = snapshot != nullptr;
+    if (snapshot == nullptr) continue;
+    for (xds::ResourceType type : xds::kAllResourceTypes) {
+      const int index = xds::Index(type);
+      // The newest stream that asked for the type speaks for it.
+      const StreamAnswers* holder = nullptr;
+      for (const StreamAnswers* stream : node_streams) {
+        if (stream->requested[index] || !stream->held[index].empty()) holder = stream;
+      }
+      if (holder == nullptr) continue;
+      const std::vector<HeldAnswer>& held = holder->held[index];
+      for (const auto& [name, resource] : snapshot->Of(type).by_name) {
+        auto found = std::lower_bound(held.begin(), held.end(), name,
+                                      [](const HeldAnswer& answer, const std::string& n) {
+                                        return answer.resource->name < n;
+                                      });
+        if (found == held.end() || found->resource->name != name ||
+            found->resource->version != resource->version) {
+          node.shortfalls[index][name] = Shortfall{};
+          continue;
+        }
+        if (found->answer == Answer::kAcked) continue;
+        node.shortfalls[index][name] =
+            Shortfall{.rejected = found->answer == Answer::kNacked, .error = found->error};
+      }
+    }
+  }
+  return progress;
+}
+
+}  // namespace propsy::status

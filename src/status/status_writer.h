@@ -1,0 +1,154 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
+#include "kube/http_transport.h"
+#include "model/world.h"
+#include "status/desired_status.h"
+#include "status/event_recorder.h"
+#include "status/lease_elector.h"
+#include "translate/translate.h"
+#include "xds/config_watcher.h"
+#include "xds/node_status.h"
+
+namespace propsy::status {
+
+// One config cluster as the writer sees it.
+struct StatusTarget {
+  std::string name;  // config cluster name (logs, metrics)
+  // Null for dir: sources, which have no status to write.
+  kube::HttpTransport* transport = nullptr;
+  // Null when leader election is off: this process writes whenever it runs.
+  LeaseElector* elector = nullptr;
+};
+
+struct StatusWriterOptions {
+  translate::TranslateOptions translate;
+  // Token bucket per config cluster: a burst of `burst` writes, then
+  // `writes_per_second`.
+  double writes_per_second = 50;
+  double burst = 100;
+  // A new World or new ACKs are looked at no more often than this, so a
+  // burst of changes costs one evaluation.
+  std::chrono::milliseconds min_evaluation_interval{200};
+  // How often the writer looks for changed ACK/NACK state and leadership
+  // when nothing else wakes it.
+  std::chrono::milliseconds poll_interval{500};
+  // A failed write is retried after this long.
+  std::chrono::milliseconds retry_after{2000};
+  std::string reporting_instance;  // Events' reportingInstance (the lease identity)
+};
+
+// Per config cluster, since start.
+struct StatusCounters {
+  uint64_t writes = 0;     // status patches the API server accepted
+  uint64_t conflicts = 0;  // patches answered 409 (the object changed meanwhile)
+  uint64_t errors = 0;     // other failed patches
+  uint64_t events_created = 0;
+  uint64_t events_bumped = 0;
+  bool leader = false;  // writes status now
+  size_t queued = 0;    // objects waiting for their write
+};
+
+// Writes each ProPsyService object's status (desired_status.h) through the
+// `status` subresource of its own config cluster.
+//
+// Runs on its own thread beside the serving path: it is fed immutable
+// Worlds (OnWorld only swaps a pointer) and reads the nodes' ACK state from
+// the NodeStatusRegistry and their snapshots from the ConfigWatcher, so it
+// never holds a lock a push needs.
+//
+// Invariants:
+// - Writes only what changes: a desired status is compared with the
+//   object's status as the source last saw it or, until the source sees the
+//   write, as this writer wrote it; a relist of unchanged objects writes
+//   nothing.
+// - Coalesced per object: one pending write per object, always its newest
+//   desired status.
+// - Bounded: a token bucket per cluster; a 409 re-reads the object and
+//   retries with its current resourceVersion and status.
+// - Only while leading: a cluster whose elector is not leader gets no write
+//   (checked before each one), and its pending writes are dropped.
+// - A rejection (a condition turning False with reason Invalid, Conflicted,
+//   SecretNotFound, InvalidSecret or Rejected) written for an object gives
+//   one Warning Event (EventRecorder deduplicates).
+class StatusWriter {
+ public:
+  using SnapshotFn = std::function<xds::SnapshotPtr(const xds::NodeInfo&)>;
+
+  StatusWriter(Clock& clock, StatusWriterOptions options, std::vector<StatusTarget> targets,
+               const xds::NodeStatusRegistry& nodes, SnapshotFn snapshot_of);
+  ~StatusWriter();
+  StatusWriter(const StatusWriter&) = delete;
+  StatusWriter& operator=(const StatusWriter&) = delete;
+
+  void Start();
+  void Stop();
+
+  // A World was published (after the xDS side has it). Never blocks.
+  void OnWorld(model::WorldPtr world);
+
+  StatusCounters counters(size_t cluster) const;
+  const std::vector<StatusTarget>& targets() const { return targets_; }
+
+ private:
+  struct Pending {
+    DesiredStatus desired;
+    model::ServiceStatus previous;  // what the object carried, for Events
+    std::string resource_version;   // precondition of the patch
+  };
+  // What this writer wrote, until the World shows the write.
+  struct Written {
+    std::string world_version_before;  // the World's resourceVersion when written
+    std::string version_after;
+    model::ServiceStatus status;
+  };
+  struct ClusterState {
+    std::map<model::ObjectKey, Pending> queue;
+    std::map<model::ObjectKey, Written> written;
+    std::unique_ptr<EventRecorder> events;
+    double tokens = 0;
+    Clock::TimePoint refilled;
+    Clock::TimePoint retry_at;
+    bool was_leader = false;
+  };
+
+  void Run();
+  void Evaluate(const model::WorldPtr& world);
+  // Writes what the token buckets allow; returns when the next write may go.
+  std::optional<Clock::TimePoint> Drain();
+  // One object's patch with conflict retries; false to retry later.
+  bool Write(size_t cluster, Pending& pending);
+  void RecordEvents(size_t cluster, const Pending& pending, const model::ServiceStatus& written);
+  bool Leading(size_t cluster) const;
+
+  Clock& clock_;
+  const StatusWriterOptions options_;
+  const std::vector<StatusTarget> targets_;
+  const xds::NodeStatusRegistry& nodes_;
+  const SnapshotFn snapshot_of_;
+
+  mutable absl::Mutex mu_;
+  model::WorldPtr world_ ABSL_GUARDED_BY(mu_);
+  bool world_changed_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<StatusCounters> counters_ ABSL_GUARDED_BY(mu_);
+
+  // Owned by the writer's thread.
+  std::vector<ClusterState> clusters_;
+  uint64_t seen_answers_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace propsy::status
