@@ -5,6 +5,7 @@
 // that writes nothing.
 
 #include <fmt/format.h>
+#include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
@@ -22,6 +23,7 @@
 #include "e2e/tcp_forwarder.h"
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
 #include "integration/xds_client.h"
+#include "support/subprocess.h"
 #include "support/wait.h"
 
 namespace propsy::e2e {
@@ -166,7 +168,7 @@ TEST_F(KubeStatusTest, AnInvalidObjectIsRejectedWithTheFieldPathAndOneWarningEve
       "apiVersion: propsy.seznam.cz/v1\nkind: ProPsyService\nmetadata:\n  name: bad\n"
       "  namespace: shop\nspec:\n  service: web\n  servicePort: 8080\n  listen: {}\n"
       "  nodes: ['*']\n  percent: {}\n";
-  Apply(kZoneA, fmt::format(bad, "not-an-address", 50), /*validate=*/false);
+  Apply(kZoneA, fmt::format(fmt::runtime(bad), "not-an-address", 50), /*validate=*/false);
   ASSERT_TRUE(WaitForCondition(kZoneA, "bad", "Accepted", "False", "Invalid"))
       << Describe(kZoneA, "bad");
   EXPECT_THAT(ConditionField(kZoneA, "bad", "Accepted", "message"), HasSubstr("spec.listen"));
@@ -178,7 +180,7 @@ TEST_F(KubeStatusTest, AnInvalidObjectIsRejectedWithTheFieldPathAndOneWarningEve
   EXPECT_THAT(events, HasSubstr("Warning"));
 
   // Still invalid in its next generation: the same Event counts it.
-  Apply(kZoneA, fmt::format(bad, "not-an-address", 60), /*validate=*/false);
+  Apply(kZoneA, fmt::format(fmt::runtime(bad), "not-an-address", 60), /*validate=*/false);
   EXPECT_TRUE(test::WaitFor(
       [&] {
         return Warnings(kZoneA, "bad") == std::map<std::string, int64_t>{{"Invalid", 2}};
@@ -364,22 +366,28 @@ TEST_F(KubeStatusTest, TwoThousandUnchangedServicesAcrossARelistWriteNothing) {
   constexpr int kServices = 2000;
   const Clock::time_point begin = Clock::now();
   // zone-b: no watch cache, so a compaction answers the watch 410.
+  // One kubectl create (a few hundred objects a second when the machine is
+  // idle, as few as 20 when it is busy).
   std::string yaml;
   for (int i = 0; i < kServices; ++i) {
     yaml += fmt::format(
-        "---\napiVersion: propsy.seznam.cz/v1\nkind: ProPsyService\nmetadata:\n  name: s{:04d}\n"
-        "  namespace: shop\nspec:\n  service: s{:04d}\n  servicePort: 8080\n  listen: "
-        "127.0.0.1:9999\n  pathPrefix: /s{:04d}\n  nodes: [nobody]\n  percent: 100\n",
+        "---\napiVersion: propsy.seznam.cz/v1\nkind: ProPsyService\nmetadata:\n  name: "
+        "s{:04d}\n  namespace: shop\nspec:\n  service: s{:04d}\n  servicePort: 8080\n  "
+        "listen: 127.0.0.1:9999\n  pathPrefix: /s{:04d}\n  nodes: [nobody]\n  percent: 100\n",
         i, i, i);
   }
   const std::string file = dir_.File("many.yaml");
   ASSERT_TRUE(WriteFileAtomically(file, yaml).ok());
-  absl::StatusOr<std::string> created =
-      kube().Kubectl(kZoneB, {"create", "-f", file, "-o", "name"});
+  test::SubprocessOptions options;
+  options.program = PROPSY_KUBECTL_PATH;
+  options.args = {
+      "--kubeconfig", kube().cluster(kZoneB).admin_kubeconfig, "create", "-f", file, "-o", "name"};
+  options.log_path = dir_.File("many.log");
+  absl::StatusOr<test::RunResult> created = test::RunToCompletion(options, 300s);
   ASSERT_TRUE(created.ok()) << created.status().ToString();
+  ASSERT_EQ(created->exit_code, 0) << test::TailLines(created->output, 10);
   const auto create_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - begin);
-
   // Between propsy and zone-b: a forwarder that can cut the connection.
   absl::StatusOr<std::unique_ptr<TcpForwarder>> forwarder =
       TcpForwarder::Start(kube().cluster(kZoneB).apiserver_port);
