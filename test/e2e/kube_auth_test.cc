@@ -169,7 +169,11 @@ TEST_F(KubeAuthTest, TokenFileRotation) {
       "- {apiGroups: [propsy.seznam.cz], resources: [propsyservices], verbs: [get, list, watch]}\n"
       "- {apiGroups: [\"\"], resources: [secrets, endpoints], verbs: [get, list, watch]}\n"
       "- {apiGroups: [discovery.k8s.io], resources: [endpointslices], verbs: [get, list, "
-      "watch]}\n";
+      "watch]}\n"
+      // What the status writer needs (deploy/kubernetes/rbac.yaml).
+      "- {apiGroups: [propsy.seznam.cz], resources: [propsyservices/status], verbs: [patch]}\n"
+      "- {apiGroups: [events.k8s.io], resources: [events], verbs: [create, get, patch]}\n"
+      "- {apiGroups: [coordination.k8s.io], resources: [leases], verbs: [get, create, update]}\n";
   for (const char* user : {"propsy-old", "propsy-new"}) {
     rbac += fmt::format(
         "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\n"
