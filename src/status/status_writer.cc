@@ -256,8 +256,9 @@ void StatusWriter::Evaluate(const model::WorldPtr& world) {
       continue;
     }
     const model::ObjectKey key = desired.key;
-    cluster.queue[key] = Pending{
-        .desired = std::move(desired), .previous = *current, .resource_version = std::move(version)};
+    cluster.queue[key] = Pending{.desired = std::move(desired),
+                                 .previous = *current,
+                                 .resource_version = std::move(version)};
   }
   for (size_t i = 0; i < clusters_.size(); ++i) {
     if (include[i]) {
