@@ -141,12 +141,11 @@ class FakeApiServer : public kube::HttpTransport {
         target.RemoveMember(member->name);
         continue;
       }
-      auto existing = target.FindMember(member->name);
-      if (existing == target.MemberEnd()) {
+      if (!target.HasMember(member->name)) {
         target.AddMember(rapidjson::Value(member->name, allocator),
                          rapidjson::Value(member->value, allocator), allocator);
       } else {
-        Merge(existing->value, member->value, allocator);
+        Merge(target[member->name], member->value, allocator);
       }
     }
   }
