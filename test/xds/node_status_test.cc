@@ -240,5 +240,44 @@ TEST(NodeStatusRegistryTest, IdentityRejectionsAreCounted) {
   EXPECT_EQ(registry.totals().identity_rejections, 2u);
 }
 
+// The status writer's view: per stream, the types asked for and each held
+// resource's answer, and a version that moves with every change.
+TEST(NodeStatusRegistryTest, AnswersShowRequestedTypesAndEachResourcesAnswer) {
+  NodeStatusRegistry registry;
+  envoy::config::core::v3::Node node = MakeNode("edge-1");
+  node.mutable_locality()->set_zone("zone-a");
+  const uint64_t empty = registry.answers_version();
+  const auto stream = registry.OpenStream(node, "ads");
+  registry.OnRequest(stream, Answer(ResourceType::kCluster, RequestEvent::Kind::kRequest, ""));
+  registry.OnSent(
+      stream, Sent(ResourceType::kCluster, {test::ClusterRes("a"), test::ClusterRes("b")}, "1"));
+  registry.OnRequest(stream, Answer(ResourceType::kCluster, RequestEvent::Kind::kAck, "set-1"));
+  registry.OnSent(stream, Sent(ResourceType::kCluster, {test::ClusterRes("b", 500)}, "2"));
+  const uint64_t before_nack = registry.answers_version();
+  EXPECT_GT(before_nack, empty);
+  registry.OnRequest(stream,
+                     Answer(ResourceType::kCluster, RequestEvent::Kind::kNack, "set-1", "bad b"));
+  EXPECT_GT(registry.answers_version(), before_nack);
+
+  const std::vector<NodeStatusRegistry::StreamAnswers> answers = registry.Answers();
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers[0].node.id, "edge-1");
+  EXPECT_EQ(answers[0].node.zone, "zone-a");
+  EXPECT_TRUE(answers[0].node.uses_ads);
+  EXPECT_TRUE(answers[0].requested[Index(ResourceType::kCluster)]);
+  EXPECT_FALSE(answers[0].requested[Index(ResourceType::kListener)]);
+  const auto& held = answers[0].held[Index(ResourceType::kCluster)];
+  ASSERT_EQ(held.size(), 2u);
+  EXPECT_EQ(held[0].resource->name, "a");
+  EXPECT_EQ(held[0].answer, NodeStatusRegistry::Answer::kAcked);
+  EXPECT_EQ(held[1].resource->name, "b");
+  EXPECT_EQ(held[1].answer, NodeStatusRegistry::Answer::kNacked);
+  EXPECT_EQ(held[1].error, "bad b");
+
+  EXPECT_FALSE(registry.Answers().empty());
+  registry.CloseStream(stream);
+  EXPECT_TRUE(registry.Answers().empty());
+}
+
 }  // namespace
 }  // namespace propsy::xds
