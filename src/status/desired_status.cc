@@ -153,17 +153,16 @@ model::ServiceStatus ToServiceStatus(int64_t generation,
   return status;
 }
 
-std::vector<DesiredStatus> ComputeDesiredStatuses(const model::World& world,
-                                                  const translate::TranslateOptions& options,
-                                                  const std::vector<NodeProgress>& nodes,
-                                                  const std::vector<bool>& include,
-                                                  const std::string& now) {
+std::vector<DesiredStatus> ComputeDesiredStatuses(
+    const model::World& world, const translate::TranslateOptions& options,
+    const std::vector<translate::ObjectReport>& reports, const std::vector<NodeProgress>& nodes,
+    const std::vector<bool>& include, const std::string& now) {
   std::vector<std::string> config_zones;
   for (const model::ClusterView& cluster : world.config_clusters) {
     config_zones.push_back(cluster.info.zone);
   }
   std::vector<DesiredStatus> statuses;
-  for (const translate::ObjectReport& report : translate::DescribeObjects(world, options)) {
+  for (const translate::ObjectReport& report : reports) {
     if (report.config_cluster >= include.size() || !include[report.config_cluster]) continue;
     const model::ClusterObjects& objects = *world.config_clusters[report.config_cluster].objects;
     const model::Entry<model::ProPsyService>& entry = objects.services.at(report.key);

@@ -55,12 +55,13 @@ model::ServiceStatus ToServiceStatus(int64_t generation,
                                      const model::ServiceStatus& current, const std::string& now);
 
 // Desired statuses of every object of the config clusters `include` says
-// yes to (by index), in the World's order.
-std::vector<DesiredStatus> ComputeDesiredStatuses(const model::World& world,
-                                                  const translate::TranslateOptions& options,
-                                                  const std::vector<NodeProgress>& nodes,
-                                                  const std::vector<bool>& include,
-                                                  const std::string& now);
+// yes to (by index), in the World's order. `reports` is
+// translate::DescribeObjects(world, options) (callers reuse it while the
+// config clusters' objects are unchanged).
+std::vector<DesiredStatus> ComputeDesiredStatuses(
+    const model::World& world, const translate::TranslateOptions& options,
+    const std::vector<translate::ObjectReport>& reports, const std::vector<NodeProgress>& nodes,
+    const std::vector<bool>& include, const std::string& now);
 
 // Whether two statuses say the same: equal observedGeneration and equal
 // conditions, in any order.

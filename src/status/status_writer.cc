@@ -231,8 +231,16 @@ void StatusWriter::Evaluate(const model::WorldPtr& world) {
   const std::vector<NodeProgress> nodes = GatherNodeProgress(nodes_.Answers(), snapshot_of_);
   const std::string now = Rfc3339(clock_.WallNow());
   std::vector<std::set<model::ObjectKey>> seen(targets_.size());
+  std::vector<model::ClusterObjectsPtr> config_objects;
+  for (const model::ClusterView& cluster : world->config_clusters) {
+    config_objects.push_back(cluster.objects);
+  }
+  if (config_objects != described_objects_) {
+    reports_ = translate::DescribeObjects(*world, options_.translate);
+    described_objects_ = std::move(config_objects);
+  }
   for (DesiredStatus& desired :
-       ComputeDesiredStatuses(*world, options_.translate, nodes, include, now)) {
+       ComputeDesiredStatuses(*world, options_.translate, reports_, nodes, include, now)) {
     ClusterState& cluster = clusters_[desired.config_cluster];
     seen[desired.config_cluster].insert(desired.key);
     const model::ClusterObjects& objects = *world->config_clusters[desired.config_cluster].objects;

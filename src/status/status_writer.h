@@ -147,6 +147,11 @@ class StatusWriter {
 
   // Owned by the writer's thread.
   std::vector<ClusterState> clusters_;
+  // DescribeObjects of the config clusters' objects last evaluated: endpoint
+  // churn publishes new Worlds with the same config objects, and only
+  // Programmed needs looking at then.
+  std::vector<model::ClusterObjectsPtr> described_objects_;
+  std::vector<translate::ObjectReport> reports_;
   uint64_t seen_answers_ = 0;
   std::thread thread_;
 };
