@@ -33,6 +33,11 @@ std::vector<NodeProgress> GatherNodeProgress(
         if (stream->requested[index] || !stream->held[index].empty()) holder = stream;
       }
       if (holder == nullptr) continue;
+      // A reconnected SotW client holding the current set was sent nothing.
+      if (!holder->sent_any[index] && !holder->claimed_set_version[index].empty() &&
+          holder->claimed_set_version[index] == snapshot->Of(type).version) {
+        continue;
+      }
       const std::vector<HeldAnswer>& held = holder->held[index];
       for (const auto& [name, resource] : snapshot->Of(type).by_name) {
         auto found = std::lower_bound(held.begin(), held.end(), name,

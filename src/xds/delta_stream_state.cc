@@ -21,8 +21,10 @@ absl::StatusOr<RequestEvent> DeltaStreamState::OnRequest(const Request& request)
     state.requested = true;
     // What a reconnecting client says it holds: known by version only.
     for (const auto& [name, version] : request.initial_resource_versions()) {
-      state.held.Put(
-          std::make_shared<const Resource>(Resource{.name = name, .version = version, .body = {}}));
+      auto claimed =
+          std::make_shared<const Resource>(Resource{.name = name, .version = version, .body = {}});
+      event.claimed_resources.push_back(claimed);
+      state.held.Put(std::move(claimed));
     }
     // Legacy wildcard: a first request naming nothing, for listeners/clusters.
     state.wildcard = request.resource_names_subscribe().empty() && WildcardByDefault(*type);

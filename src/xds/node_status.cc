@@ -74,6 +74,7 @@ void NodeStatusRegistry::OnSent(StreamId stream, const SentSummary& sent) {
   auto it = streams_.find(stream);
   if (it == streams_.end()) return;
   TypeStatus& type = it->second.types[Index(sent.type)];
+  type.sent_any = true;
   auto by_name = [](const HeldResource& held, std::string_view name) {
     return held.resource->name < name;
   };
@@ -111,10 +112,26 @@ void NodeStatusRegistry::OnRequest(StreamId stream, const RequestEvent& event) {
   if (event.kind == RequestEvent::Kind::kRequest) {
     std::lock_guard lock(mu_);
     auto it = streams_.find(stream);
-    if (it != streams_.end() && !it->second.requested[Index(event.type)]) {
-      it->second.requested[Index(event.type)] = true;
-      ++answers_version_;
+    if (it == streams_.end() || it->second.requested[Index(event.type)]) return;
+    // The type's first request: what a reconnecting client holds already.
+    it->second.requested[Index(event.type)] = true;
+    TypeStatus& type = it->second.types[Index(event.type)];
+    type.claimed_set_version = event.claimed_set_version;
+    if (!event.claimed_resources.empty()) {
+      const uint64_t batch_id = type.next_batch++;
+      Batch& batch = type.batches[batch_id];
+      batch.state = State::kAcked;
+      batch.updated = Clock::now();
+      for (const ResourcePtr& resource : event.claimed_resources) {
+        type.held.push_back(HeldResource{.resource = resource, .batch = batch_id});
+        ++batch.uses;
+      }
+      std::sort(type.held.begin(), type.held.end(),
+                [](const HeldResource& a, const HeldResource& b) {
+                  return a.resource->name < b.resource->name;
+                });
     }
+    ++answers_version_;
     return;
   }
   if (event.kind != RequestEvent::Kind::kAck && event.kind != RequestEvent::Kind::kNack) return;
@@ -202,6 +219,10 @@ std::vector<NodeStatusRegistry::StreamAnswers> NodeStatusRegistry::Answers() con
     out.node.zone = stream.node.locality().zone();
     out.node.uses_ads = stream.kind == "ads" || stream.kind == "delta ads";
     out.requested = stream.requested;
+    for (ResourceType type : kAllResourceTypes) {
+      out.claimed_set_version[Index(type)] = stream.types[Index(type)].claimed_set_version;
+      out.sent_any[Index(type)] = stream.types[Index(type)].sent_any;
+    }
     for (ResourceType type : kAllResourceTypes) {
       const TypeStatus& type_status = stream.types[Index(type)];
       std::vector<HeldAnswer>& held = out.held[Index(type)];

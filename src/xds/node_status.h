@@ -66,6 +66,11 @@ class NodeStatusRegistry {
     NodeInfo node;  // uses_ads: the stream is ADS ("ads" or "delta ads")
     std::array<bool, kResourceTypeCount> requested{};              // types the client asked for
     std::array<std::vector<HeldAnswer>, kResourceTypeCount> held;  // sorted by name
+    // Per type, until its first response on this stream: the set version a
+    // reconnecting SotW client said it holds (then nothing is sent while
+    // it is current). Delta clients' claims are in `held`, ACKed.
+    std::array<std::string, kResourceTypeCount> claimed_set_version;
+    std::array<bool, kResourceTypeCount> sent_any{};
   };
   std::vector<StreamAnswers> Answers() const;
   // Grows with every change Answers() would show (streams opened or closed,
@@ -95,6 +100,10 @@ class NodeStatusRegistry {
     uint64_t next_batch = 1;
     std::string sent_version;
     std::optional<LastNack> last_nack;
+    // A reconnecting SotW client's version of the set it holds; counts
+    // until the first response of the type on this stream.
+    std::string claimed_set_version;
+    bool sent_any = false;
   };
   struct StreamStatus {
     envoy::config::core::v3::Node node;

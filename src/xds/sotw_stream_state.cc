@@ -64,6 +64,7 @@ absl::StatusOr<RequestEvent> SotwStreamState::OnRequest(const Request& request) 
     // A reconnecting client says what it already holds; equal content has an
     // equal hash, so it is not sent again.
     state.sent_version = request.version_info();
+    event.claimed_set_version = request.version_info();
   }
   state.requested = true;
   // Most requests are ACKs naming what was named before: check that without

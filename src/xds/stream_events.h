@@ -20,6 +20,11 @@ struct RequestEvent {
   Kind kind = Kind::kRequest;
   std::string version;  // version acked or nacked
   std::string error;    // error_detail.message of a NACK
+  // The first request of a type on a stream: what a reconnecting client says
+  // it holds, which is then not sent again. SotW: the set's version_info;
+  // delta: initial_resource_versions (name and version, no body).
+  std::string claimed_set_version;
+  std::vector<ResourcePtr> claimed_resources;
 };
 
 // What was just put on the wire, for status tracking (CSDS, /debug, metrics).

@@ -43,6 +43,15 @@ struct WriterView {
   double events_created = -1;
 };
 
+// A ServiceYaml manifest for one node instead of every node.
+std::string ForNodes(std::string yaml, const std::string& node) {
+  const std::string every = "nodes: [\"*\"]";
+  const size_t at = yaml.find(every);
+  EXPECT_NE(at, std::string::npos) << yaml;
+  if (at != std::string::npos) yaml.replace(at, every.size(), "nodes: [" + node + "]");
+  return yaml;
+}
+
 class KubeStatusTest : public KubePropsyTest {
  protected:
   // One field of a condition of pps/name ("" when absent).
@@ -247,7 +256,7 @@ TEST_F(KubeStatusTest, ANackingNodeMakesProgrammedRejectedNamingTheNode) {
   nacked.name = "nacked";
   nacked.service = "web";
   nacked.listen_port = FreePort();
-  Apply(kZoneA, ServiceYaml(nacked) + "  nodes: [edge-nack]\n");
+  Apply(kZoneA, ForNodes(ServiceYaml(nacked), "edge-nack"));
   ASSERT_TRUE(WaitForCondition(kZoneA, "nacked", "Accepted", "True", "Accepted"))
       << Describe(kZoneA, "nacked");
 
@@ -273,7 +282,7 @@ TEST_F(KubeStatusTest, ANackingNodeMakesProgrammedRejectedNamingTheNode) {
 
   // The node accepts the next version (another connect timeout changes the
   // cluster): Programmed again.
-  Apply(kZoneA, ServiceYaml(nacked) + "  nodes: [edge-nack]\n  timeout: 900\n");
+  Apply(kZoneA, ForNodes(ServiceYaml(nacked), "edge-nack") + "  timeout: 900\n");
   std::optional<xds::testing::DiscoveryResponse> next = stream->Next(10s);
   ASSERT_TRUE(next.has_value());
   ASSERT_TRUE(stream->Send(xds::testing::SotwAck(*next)));
@@ -289,13 +298,17 @@ TEST_F(KubeStatusTest, ANackingNodeMakesProgrammedRejectedNamingTheNode) {
 // lease duration plus a few seconds, and no condition flaps on the way
 // (lastTransitionTime unchanged).
 TEST_F(KubeStatusTest, OnlyTheLeaderWritesAndTheOtherTakesOverWhenItDies) {
-  ASSERT_NO_FATAL_FAILURE(StartPropsyOnKube());
+  // Envoy lists both replicas but finds only A at first (as in
+  // PropsyFailoverTest), and moves to B when A dies.
+  const int replica_b_port = FreePort();
+  replica_xds_ports_ = {replica_b_port};
+  ASSERT_NO_FATAL_FAILURE(StartAllOnKube());
   ASSERT_TRUE(test::WaitFor([&] { return Writer(*propsy_, kZoneA).leader; }, 30s))
       << propsy_->LogTail();
   test::PropsyProcessOptions options;
   options.binary = PROPSY_BINARY_PATH;
   options.args = KubePropsyArgs();
-  options.args.at(1) = fmt::format("127.0.0.1:{}", FreePort());  // -listen
+  options.args.at(1) = fmt::format("127.0.0.1:{}", replica_b_port);  // -listen
   options.admin_port = FreePort();
   options.log_path = dir_.File("propsy-b.log");
   auto started = test::PropsyProcess::Start(options);
@@ -304,12 +317,14 @@ TEST_F(KubeStatusTest, OnlyTheLeaderWritesAndTheOtherTakesOverWhenItDies) {
   ASSERT_TRUE(replica_b->WaitReady(30s).ok()) << replica_b->LogTail();
 
   std::vector<std::string> names;
+  int first_port = 0;
   for (int i = 0; i < 5; ++i) {
     names.push_back("svc-" + std::to_string(i));
     ServiceManifest manifest;
     manifest.name = names.back();
     manifest.service = names.back();
     manifest.listen_port = FreePort();
+    if (i == 0) first_port = manifest.listen_port;
     Apply(kZoneA, ServiceYaml(manifest));
   }
   for (const std::string& name : names) {
@@ -345,7 +360,8 @@ TEST_F(KubeStatusTest, OnlyTheLeaderWritesAndTheOtherTakesOverWhenItDies) {
   late.name = "late";
   late.service = "late";
   late.listen_port = FreePort();
-  Apply(kZoneA, ServiceYaml(late));
+  // For no connected node: Envoy's configuration stays as it was.
+  Apply(kZoneA, ForNodes(ServiceYaml(late), "nobody"));
   ASSERT_TRUE(WaitForCondition(kZoneA, "late", "Accepted", "True", "Accepted", 40s))
       << Describe(kZoneA, "late") << "\n"
       << replica_b->LogTail();
@@ -356,6 +372,32 @@ TEST_F(KubeStatusTest, OnlyTheLeaderWritesAndTheOtherTakesOverWhenItDies) {
   EXPECT_TRUE(Writer(*replica_b, kZoneA).leader);
   std::this_thread::sleep_for(2s);
   EXPECT_EQ(transitions_now(), transitions) << "a condition flapped during the handover";
+
+  // Envoy is on B now, which sent it nothing it held (same versions). A new
+  // generation is Programmed once Envoy acknowledges it: B counts what Envoy
+  // said it held when it reconnected.
+  ASSERT_TRUE(test::WaitFor(
+      [&] {
+        absl::StatusOr<test::AdminAnswer> nodes = replica_b->AdminGet("/debug/nodes");
+        return nodes.ok() && nodes->body.find(kNodeId) != std::string::npos;
+      },
+      30s))
+      << "Envoy did not move to replica B\n"
+      << Diagnostics();
+  ServiceManifest moved;
+  moved.name = names[0];
+  moved.service = names[0];
+  moved.listen_port = first_port;
+  moved.path_prefix = "/v2";
+  Apply(kZoneA, ServiceYaml(moved));
+  EXPECT_TRUE(test::WaitFor(
+      [&] {
+        return ConditionField(kZoneA, names[0], "Programmed", "observedGeneration") == "2" &&
+               ConditionField(kZoneA, names[0], "Programmed", "status") == "True";
+      },
+      30s, 200ms))
+      << Describe(kZoneA, names[0]) << "\n"
+      << replica_b->LogTail();
   propsy_.reset();  // killed: TearDown must not ask it anything
 }
 

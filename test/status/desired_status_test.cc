@@ -220,5 +220,22 @@ TEST(GatherNodeProgress, ComparesHeldVersionsAndAnswersWithTheSnapshot) {
   EXPECT_TRUE(progress[0].shortfalls[xds::Index(xds::ResourceType::kListener)].empty());
 }
 
+TEST(GatherNodeProgress, AReconnectedSotwClientHoldingTheCurrentSetIsAcknowledged) {
+  xds::NodeSnapshotBuilder builder;
+  builder.Add(xds::ResourceType::kListener, Resource("l", "1"));
+  const xds::SnapshotPtr snapshot = builder.Build();
+  xds::NodeStatusRegistry::StreamAnswers stream;
+  stream.node = {.id = "edge-1", .zone = "", .uses_ads = true};
+  const int listeners = xds::Index(xds::ResourceType::kListener);
+  stream.requested[listeners] = true;
+  stream.claimed_set_version[listeners] = snapshot->Of(xds::ResourceType::kListener).version;
+  auto progress = GatherNodeProgress({stream}, [&](const xds::NodeInfo&) { return snapshot; });
+  EXPECT_TRUE(progress[0].shortfalls[listeners].empty());
+  // An older set: a response is due.
+  stream.claimed_set_version[listeners] = "old";
+  progress = GatherNodeProgress({stream}, [&](const xds::NodeInfo&) { return snapshot; });
+  EXPECT_TRUE(progress[0].shortfalls[listeners].contains("l"));
+}
+
 }  // namespace
 }  // namespace propsy::status

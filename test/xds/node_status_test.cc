@@ -279,5 +279,32 @@ TEST(NodeStatusRegistryTest, AnswersShowRequestedTypesAndEachResourcesAnswer) {
   EXPECT_TRUE(registry.Answers().empty());
 }
 
+// A reconnecting client's claims: delta clients' initial versions count as
+// held and ACKed; a SotW client's set version is reported until the type's
+// first response.
+TEST(NodeStatusRegistryTest, AnswersIncludeWhatAReconnectingClientHolds) {
+  NodeStatusRegistry registry;
+  const auto delta = registry.OpenStream(MakeNode("edge-1"), "delta ads");
+  RequestEvent first = Answer(ResourceType::kCluster, RequestEvent::Kind::kRequest, "");
+  first.claimed_resources = {test::ClusterRes("b"), test::ClusterRes("a")};
+  registry.OnRequest(delta, first);
+  const auto sotw = registry.OpenStream(MakeNode("edge-2"), "ads");
+  RequestEvent sotw_first = Answer(ResourceType::kListener, RequestEvent::Kind::kRequest, "");
+  sotw_first.claimed_set_version = "v7";
+  registry.OnRequest(sotw, sotw_first);
+
+  std::vector<NodeStatusRegistry::StreamAnswers> answers = registry.Answers();
+  ASSERT_EQ(answers.size(), 2u);
+  const auto& held = answers[0].held[Index(ResourceType::kCluster)];
+  ASSERT_EQ(held.size(), 2u);
+  EXPECT_EQ(held[0].resource->name, "a");  // sorted
+  EXPECT_EQ(held[0].answer, NodeStatusRegistry::Answer::kAcked);
+  EXPECT_EQ(held[1].answer, NodeStatusRegistry::Answer::kAcked);
+  EXPECT_EQ(answers[1].claimed_set_version[Index(ResourceType::kListener)], "v7");
+  EXPECT_FALSE(answers[1].sent_any[Index(ResourceType::kListener)]);
+  registry.OnSent(sotw, Sent(ResourceType::kListener, {test::ClusterRes("l")}, "1"));
+  EXPECT_TRUE(registry.Answers()[1].sent_any[Index(ResourceType::kListener)]);
+}
+
 }  // namespace
 }  // namespace propsy::xds
