@@ -252,6 +252,21 @@ void KubePropsyTest::StartPropsyOnKube() {
   ASSERT_TRUE(ready.ok()) << ready.ToString() << "\n" << KubeDiagnostics();
 }
 
+void KubePropsyTest::StartKubeReplica(int xds_port, const std::string& log_name,
+                                      std::unique_ptr<test::PropsyProcess>* replica) {
+  test::PropsyProcessOptions options;
+  options.binary = PROPSY_BINARY_PATH;
+  options.args = KubePropsyArgs();
+  options.args.at(1) = fmt::format("127.0.0.1:{}", xds_port);  // -listen
+  options.admin_port = FreePort();
+  options.log_path = dir_.File(log_name);
+  auto started = test::PropsyProcess::Start(options);
+  ASSERT_TRUE(started.ok()) << started.status().ToString();
+  *replica = std::move(*started);
+  absl::Status ready = (*replica)->WaitReady(30s);
+  ASSERT_TRUE(ready.ok()) << ready.ToString() << "\n" << (*replica)->LogTail();
+}
+
 void KubePropsyTest::Apply(Zone zone, const std::string& yaml, bool validate) {
   absl::Status applied = kube().Apply(zone, yaml, validate);
   EXPECT_TRUE(applied.ok()) << applied.ToString();

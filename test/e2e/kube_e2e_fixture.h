@@ -102,6 +102,11 @@ class KubePropsyTest : public PropsyEnvoyTest {
     if (!HasFatalFailure()) StartEnvoy();
   }
   std::vector<std::string> KubePropsyArgs() const;
+  // Another replica: the same command line with its own xDS and admin ports
+  // and log (dir_/log_name); waits for /readyz. Use with
+  // ASSERT_NO_FATAL_FAILURE; null on failure.
+  void StartKubeReplica(int xds_port, const std::string& log_name,
+                        std::unique_ptr<test::PropsyProcess>* replica);
 
   // kubectl apply into zone's cluster; a test failure if kubectl fails.
   void Apply(Zone zone, const std::string& yaml, bool validate = true);

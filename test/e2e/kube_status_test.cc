@@ -305,16 +305,8 @@ TEST_F(KubeStatusTest, OnlyTheLeaderWritesAndTheOtherTakesOverWhenItDies) {
   ASSERT_NO_FATAL_FAILURE(StartAllOnKube());
   ASSERT_TRUE(test::WaitFor([&] { return Writer(*propsy_, kZoneA).leader; }, 30s))
       << propsy_->LogTail();
-  test::PropsyProcessOptions options;
-  options.binary = PROPSY_BINARY_PATH;
-  options.args = KubePropsyArgs();
-  options.args.at(1) = fmt::format("127.0.0.1:{}", replica_b_port);  // -listen
-  options.admin_port = FreePort();
-  options.log_path = dir_.File("propsy-b.log");
-  auto started = test::PropsyProcess::Start(options);
-  ASSERT_TRUE(started.ok()) << started.status().ToString();
-  std::unique_ptr<test::PropsyProcess> replica_b = std::move(*started);
-  ASSERT_TRUE(replica_b->WaitReady(30s).ok()) << replica_b->LogTail();
+  std::unique_ptr<test::PropsyProcess> replica_b;
+  ASSERT_NO_FATAL_FAILURE(StartKubeReplica(replica_b_port, "propsy-b.log", &replica_b));
 
   std::vector<std::string> names;
   int first_port = 0;

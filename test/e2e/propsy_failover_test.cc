@@ -71,17 +71,7 @@ class PropsyFailoverTest : public KubePropsyTest {
   // Replica B: the same command line on other ports.
   void StartReplicaB() {
     replica_b_xds_port_ = replica_xds_ports_.at(0);
-    test::PropsyProcessOptions options;
-    options.binary = PROPSY_BINARY_PATH;
-    options.args = KubePropsyArgs();
-    options.args.at(1) = fmt::format("127.0.0.1:{}", replica_b_xds_port_);  // -listen
-    options.admin_port = FreePort();
-    options.log_path = dir_.File("propsy-b.log");
-    auto started = test::PropsyProcess::Start(options);
-    ASSERT_TRUE(started.ok()) << started.status().ToString();
-    replica_b_ = std::move(*started);
-    absl::Status ready = replica_b_->WaitReady(30s);
-    ASSERT_TRUE(ready.ok()) << ready.ToString() << "\n" << replica_b_->LogTail();
+    StartKubeReplica(replica_b_xds_port_, "propsy-b.log", &replica_b_);
   }
 
   static double ConnectedStreams(test::PropsyProcess& replica) {
