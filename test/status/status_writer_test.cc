@@ -264,5 +264,58 @@ TEST_F(StatusWriterTest, ABurstIsRateLimited) {
   EXPECT_EQ(writer_->counters(0).queued, 0u);
 }
 
+// The elector's own connection to the API server, which the test cuts.
+class ElectorTransport : public kube::HttpTransport {
+ public:
+  explicit ElectorTransport(kube::HttpTransport& server) : server_(server) {}
+  void Cut() { cut_ = true; }
+  absl::StatusOr<kube::HttpResponse> Send(const kube::HttpRequest& request) override {
+    if (cut_) return absl::UnavailableError("cut");
+    return server_.Send(request);
+  }
+  absl::StatusOr<kube::HttpResponse> Stream(const kube::HttpRequest& request,
+                                            const ChunkCallback& on_chunk,
+                                            const std::atomic<bool>& cancelled) override {
+    return server_.Stream(request, on_chunk, cancelled);
+  }
+  std::string Describe() const override { return "elector"; }
+
+ private:
+  kube::HttpTransport& server_;
+  std::atomic<bool> cut_{false};
+};
+
+TEST_F(StatusWriterTest, LosingTheLeaseStopsWritesAtOnce) {
+  names_ = {"web"};
+  Create("web", 8080);
+  ElectorTransport elector_transport(server_);
+  LeaseElector elector(
+      elector_transport, clock_,
+      {.cluster = "zone-a", .namespace_name = "default", .name = "propsy", .identity = "me_1"});
+  elector.Start();
+  ASSERT_TRUE(Eventually([&] { return elector.IsLeader(); }));
+  StartWriter(&elector);
+  writer_->OnWorld(WorldFromServer());
+  ASSERT_TRUE(Eventually([&] { return server_.Count("PATCH", kCollection) == 1; }));
+  ASSERT_TRUE(Eventually([&] { return writer_->counters(0).leader; }));
+
+  // The elector cannot renew: at the renew deadline it stops leading, and
+  // nothing is written after that, whatever changes.
+  elector_transport.Cut();
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(clock_.AwaitWaiters(2));
+    clock_.Advance(std::chrono::seconds(2));
+    std::this_thread::sleep_for(30ms);
+  }
+  EXPECT_FALSE(elector.IsLeader());
+  names_.push_back("api");
+  Create("api", 8081);
+  writer_->OnWorld(WorldFromServer());
+  EXPECT_EQ(SettledPatches(), 1u);
+  EXPECT_TRUE(Eventually([&] { return !writer_->counters(0).leader; }));
+  writer_->Stop();
+  elector.Stop();
+}
+
 }  // namespace
 }  // namespace propsy::status
