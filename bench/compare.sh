@@ -258,19 +258,27 @@ def counters(path):
 
 
 before, after = counters(metrics_before), counters(metrics_after)
+# Counter families, each summed over its series (the xDS ones are per type).
 work = [
-    ("services re-translated", 'propsy_translation_totals{kind="services_translated"}'),
-    ("services reused unchanged", 'propsy_translation_totals{kind="services_reused"}'),
-    ("node classes re-assembled", 'propsy_translation_totals{kind="node_classes_built"}'),
-    ("xDS responses sent", 'propsy_xds_totals{kind="responses"}'),
-    ("resources in those responses", 'propsy_xds_totals{kind="resources"}'),
+    ("services re-translated", "propsy_translation_services_translated_total"),
+    ("services reused unchanged", "propsy_translation_services_reused_total"),
+    ("node classes re-assembled", "propsy_translation_node_classes_built_total"),
+    ("xDS responses sent", "propsy_xds_responses_total"),
+    ("resources in those responses", "propsy_xds_response_resources_total"),
 ]
+
+
+def family_sum(values, family):
+    series = [v for name, v in values.items() if name == family or name.startswith(family + "{")]
+    if not series:
+        sys.exit(f"metric {family} missing from ProPsy's /metrics")
+    return sum(series)
+
+
 print()
 print("ProPsy's work for the update (/metrics counters, after minus before):")
-for label, name in work:
-    if name not in before or name not in after:
-        sys.exit(f"metric {name} missing from ProPsy's /metrics")
-    print(f"  {label:36} {after[name] - before[name]:>8.0f}")
+for label, family in work:
+    print(f"  {label:36} {family_sum(after, family) - family_sum(before, family):>8.0f}")
 
 if targets == "1":
     update_p99 = figure(propsy, ("update", "p99_ms"))

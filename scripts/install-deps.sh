@@ -41,6 +41,7 @@ build_packages=(
 test_packages=(
   clang clang-format libclang-rt-14-dev python3-venv
   mmdebstrap umoci podman
+  prometheus  # for promtool only (the metrics test); its server is not started, see below
 )
 apt_packages=("${build_packages[@]}")
 [ -n "$build_only" ] || apt_packages+=("${test_packages[@]}")
@@ -59,6 +60,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps: apt-get install ${missing[*]}"
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # The prometheus package enables its server on a machine run by systemd;
+  # only promtool is wanted here.
+  if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+    "${sudo_cmd[@]}" systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+  fi
 fi
 mkdir -p "$CACHE_DIR/bin"
 export PATH="$CACHE_DIR/bin:$PATH"

@@ -44,13 +44,13 @@ std::string Request::Query(const std::string& name) const {
   return it == query.end() ? "" : it->second;
 }
 
-AdminServer::AdminServer(const Registry& registry, ReadinessCheck readiness)
+AdminServer::AdminServer(const metrics::Registry& registry, ReadinessCheck readiness)
     : registry_(registry),
       readiness_(std::move(readiness)),
       server_(std::make_unique<httplib::Server>()) {}
 
 absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Create(const std::string& host, int port,
-                                                                 const Registry& registry,
+                                                                 const metrics::Registry& registry,
                                                                  ReadinessCheck readiness) {
   if (port < 0 || port > 65535) {
     return absl::InvalidArgumentError(fmt::format("admin: port {} out of range", port));

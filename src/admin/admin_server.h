@@ -11,7 +11,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "admin/metrics.h"
+#include "common/metrics.h"
 
 namespace httplib {
 class Server;
@@ -55,7 +55,7 @@ class AdminServer {
   // Binds host:port (port 0 picks a free port; host "" means every
   // interface) and starts serving.
   static absl::StatusOr<std::unique_ptr<AdminServer>> Create(const std::string& host, int port,
-                                                             const Registry& registry,
+                                                             const metrics::Registry& registry,
                                                              ReadinessCheck readiness);
   ~AdminServer();
   AdminServer(const AdminServer&) = delete;
@@ -72,11 +72,11 @@ class AdminServer {
   void Stop();
 
  private:
-  AdminServer(const Registry& registry, ReadinessCheck readiness);
+  AdminServer(const metrics::Registry& registry, ReadinessCheck readiness);
   // The route for `path`, or an empty function.
   Handler Find(const std::string& path) const;
 
-  const Registry& registry_;
+  const metrics::Registry& registry_;
   const ReadinessCheck readiness_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;

@@ -14,8 +14,9 @@
 
 #include "absl/synchronization/mutex.h"
 #include "admin/admin_server.h"
-#include "admin/metrics.h"
 #include "common/clock.h"
+#include "common/metrics.h"
+#include "control/control_metrics.h"
 #include "control/controller.h"
 #include "control/world_config_watcher.h"
 #include "kube/curl_transport.h"
@@ -25,11 +26,13 @@
 #include "main/stop_signals.h"
 #include "sources/dir_source.h"
 #include "sources/kube_source.h"
+#include "sources/source_metrics.h"
 #include "status/lease_elector.h"
 #include "status/status_writer.h"
 #include "translate/service_status.h"
 #include "xds/server.h"
 #include "xds/server_tls.h"
+#include "xds/xds_metrics.h"
 
 namespace propsy {
 namespace {
@@ -95,92 +98,6 @@ std::string GrpcListenAddress(const HostPort& address) {
   return address.ToString();
 }
 
-void RegisterMetrics(admin::Registry& registry, const xds::NodeStatusRegistry& nodes,
-                     const control::Controller& controller,
-                     const control::WorldConfigWatcher& watcher) {
-  registry.AddCollector("propsy_connected_streams", "xDS streams currently open.", {}, [&nodes] {
-    return std::vector<admin::GaugeSample>{
-        {.labels = {}, .value = double(nodes.ConnectedStreams())}};
-  });
-  registry.AddCollector(
-      "propsy_xds_totals", "xDS responses sent and answers received since start, by kind.",
-      {"kind"}, [&nodes] {
-        xds::NodeStatusRegistry::Totals totals = nodes.totals();
-        return std::vector<admin::GaugeSample>{
-            {.labels = {"responses"}, .value = double(totals.responses)},
-            {.labels = {"resources"}, .value = double(totals.resources)},
-            {.labels = {"acks"}, .value = double(totals.acks)},
-            {.labels = {"nacks"}, .value = double(totals.nacks)},
-            {.labels = {"identity_rejections"}, .value = double(totals.identity_rejections)}};
-      });
-  registry.AddCollector("propsy_world_publishes", "Configuration versions published since start.",
-                        {}, [&controller] {
-                          return std::vector<admin::GaugeSample>{
-                              {.labels = {}, .value = double(controller.publishes())}};
-                        });
-  registry.AddCollector(
-      "propsy_rejected_translations",
-      "Translated snapshots not served because they were inconsistent (their nodes kept their "
-      "last good configuration).",
-      {}, [&watcher] {
-        return std::vector<admin::GaugeSample>{
-            {.labels = {}, .value = double(watcher.translation_counters().inconsistent_snapshots)}};
-      });
-  registry.AddCollector(
-      "propsy_translation_totals",
-      "Translation work since start: services translated, services found unchanged and reused, "
-      "node classes (nodes getting the same services) assembled.",
-      {"kind"}, [&watcher] {
-        control::TranslationCounters counters = watcher.translation_counters();
-        return std::vector<admin::GaugeSample>{
-            {.labels = {"services_translated"}, .value = double(counters.services_translated)},
-            {.labels = {"services_reused"}, .value = double(counters.services_reused)},
-            {.labels = {"node_classes_built"}, .value = double(counters.node_classes_built)}};
-      });
-  registry.AddCollector(
-      "propsy_cluster_objects", "Objects held per cluster and kind.", {"cluster", "role", "kind"},
-      [&controller] {
-        std::vector<admin::GaugeSample> samples;
-        for (const auto& cluster : controller.Clusters()) {
-          std::string role = cluster.is_config ? "config" : "endpoint";
-          if (cluster.is_config) {
-            samples.push_back({.labels = {cluster.info.name, role, "ProPsyService"},
-                               .value = double(cluster.services)});
-            samples.push_back(
-                {.labels = {cluster.info.name, role, "Secret"}, .value = double(cluster.secrets)});
-          } else {
-            samples.push_back({.labels = {cluster.info.name, role, "ServiceEndpoints"},
-                               .value = double(cluster.endpoint_services)});
-          }
-        }
-        return samples;
-      });
-  registry.AddCollector(
-      "propsy_cluster_stale",
-      "1 while a cluster is unreachable and its last known state is served.", {"cluster", "role"},
-      [&controller] {
-        std::vector<admin::GaugeSample> samples;
-        for (const auto& cluster : controller.Clusters()) {
-          samples.push_back(
-              {.labels = {cluster.info.name, cluster.is_config ? "config" : "endpoint"},
-               .value = cluster.stale ? 1.0 : 0.0});
-        }
-        return samples;
-      });
-  registry.AddCollector(
-      "propsy_cluster_input_problems",
-      "Input problems (bad files or objects) a cluster currently has.", {"cluster", "role"},
-      [&controller] {
-        std::vector<admin::GaugeSample> samples;
-        for (const auto& cluster : controller.Clusters()) {
-          samples.push_back(
-              {.labels = {cluster.info.name, cluster.is_config ? "config" : "endpoint"},
-               .value = double(cluster.problems.size())});
-        }
-        return samples;
-      });
-}
-
 int Run(const PropsyOptions& options) {
   spdlog::set_level(options.debug ? spdlog::level::debug : spdlog::level::info);
   for (const std::string& warning : options.warnings) spdlog::warn("{}", warning);
@@ -234,21 +151,8 @@ int Run(const PropsyOptions& options) {
                                                 .xds_cluster_name = options.xds_cluster};
   control::WorldConfigWatcher watcher(translate_options);
   xds::NodeStatusRegistry node_status;
-  admin::Registry metrics;
-  admin::Histogram& publish_delay =
-      metrics
-          .AddHistogram("propsy_publish_delay_seconds",
-                        "Delay from the first unpublished source event to the publish of the "
-                        "configuration it caused (debouncing included).",
-                        {}, admin::DefaultLatencyBuckets())
-          .Get();
-  admin::Histogram& publish_duration =
-      metrics
-          .AddHistogram("propsy_publish_duration_seconds",
-                        "Time to translate a published configuration and hand every changed "
-                        "node's snapshot to its streams.",
-                        {}, admin::DefaultLatencyBuckets())
-          .Get();
+  metrics::Registry metrics;
+  control::PublishHistograms publish_histograms = control::RegisterPublishHistograms(metrics);
   // Status back into Kubernetes: one Lease elector per Kubernetes config
   // cluster (with -leaderelect), one writer for all of them.
   const std::string lease_identity = status::DefaultLeaseIdentity();
@@ -285,36 +189,29 @@ int Run(const PropsyOptions& options) {
           .sync_timeout = options.sync_timeout,
           .namespaces = options.namespaces,
           .observe_publish_delay =
-              [&publish_delay](double seconds) { publish_delay.Observe(seconds); }},
+              [&publish_histograms](double seconds) { publish_histograms.delay.Observe(seconds); }},
       config_clusters, endpoint_clusters,
-      [&watcher, &publish_duration, &status_writer](model::WorldPtr world) {
+      [&watcher, &publish_histograms, &status_writer](model::WorldPtr world) {
         auto started = std::chrono::steady_clock::now();
         watcher.Publish(world);
-        publish_duration.Observe(
+        publish_histograms.duration.Observe(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
         // After the xDS side has it, so Programmed compares against the
         // snapshots made from this World.
         status_writer.OnWorld(std::move(world));
       });
-  RegisterMetrics(metrics, node_status, controller, watcher);
-  metrics.AddCollector(
-      "propsy_source_events",
-      "Cluster source activity since start (Kubernetes: lists, relists, watch restarts, decode "
-      "errors), per cluster and role.",
-      {"cluster", "role", "event"}, [&] {
-        std::vector<admin::GaugeSample> samples;
-        auto add = [&samples](const auto& sources, const auto& clusters, const char* role) {
-          for (size_t i = 0; i < sources.size(); ++i) {
-            for (const auto& [event, count] : sources[i]->Counters()) {
-              samples.push_back(
-                  {.labels = {clusters[i].name, role, event}, .value = double(count)});
-            }
-          }
-        };
-        add(config_sources, config_clusters, "config");
-        add(endpoint_sources, endpoint_clusters, "endpoint");
-        return samples;
-      });
+  control::RegisterControlMetrics(metrics, controller, watcher);
+  std::vector<sources::LabelledSource> labelled_sources;
+  for (size_t i = 0; i < config_sources.size(); ++i) {
+    labelled_sources.push_back(
+        {.cluster = config_clusters[i].name, .role = "config", .source = config_sources[i].get()});
+  }
+  for (size_t i = 0; i < endpoint_sources.size(); ++i) {
+    labelled_sources.push_back({.cluster = endpoint_clusters[i].name,
+                                .role = "endpoint",
+                                .source = endpoint_sources[i].get()});
+  }
+  sources::RegisterSourceMetrics(metrics, std::move(labelled_sources));
 
   absl::StatusOr<HostPort> health_address = ParseHostPort(options.listen_health);
   absl::StatusOr<HostPort> xds_address = ParseHostPort(options.listen);
@@ -376,6 +273,7 @@ int Run(const PropsyOptions& options) {
     spdlog::error("-listen {}: {}", options.listen, std::string(server.status().message()));
     return 1;
   }
+  xds::RegisterXdsMetrics(metrics, node_status, (*server)->write_budget());
   controller.Start();
   for (size_t i = 0; i < config_sources.size(); ++i) {
     absl::Status started = config_sources[i]->Start([&controller, i](sources::ClusterState state) {

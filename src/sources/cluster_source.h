@@ -27,6 +27,17 @@ struct ClusterState {
   std::vector<std::string> problems;
 };
 
+// What a source did to mirror one collection since start (Kubernetes:
+// one per resource, summed over the watched namespaces).
+struct CollectionCounters {
+  std::string resource;  // "propsyservices", "secrets", "endpointslices", "endpoints"
+  uint64_t lists = 0;    // complete LISTs applied, relists included
+  uint64_t relists = 0;  // LISTs after the first (410, or nothing to resume from)
+  uint64_t watches = 0;  // watch requests started
+  uint64_t watch_restarts = 0;
+  uint64_t decode_errors = 0;  // malformed lines and objects skipped or kept last-good
+};
+
 // Where a cluster's objects come from: a Kubernetes API server or a `dir:`
 // tree of manifests. Sources only report; the controller owns what follows.
 class ClusterSource {
@@ -43,9 +54,9 @@ class ClusterSource {
   // For logs and /debug: "dir:/etc/propsy", "kubeconfig /k/a.yaml", ...
   virtual std::string Describe() const = 0;
 
-  // Running totals for metrics, e.g. {"watch_restarts": 3, "relists": 1};
-  // empty for sources that have none. Thread-safe.
-  virtual std::map<std::string, uint64_t> Counters() const { return {}; }
+  // Running totals for metrics, one entry per collection, in a stable
+  // order; empty for sources that have none (dir:). Thread-safe.
+  virtual std::vector<CollectionCounters> Counters() const { return {}; }
 };
 
 }  // namespace propsy::sources

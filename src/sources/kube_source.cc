@@ -278,18 +278,22 @@ void KubeSource::StartReflectors(bool endpoint_slices) {
   for (kube::Reflector* reflector : started) reflector->Start();
 }
 
-std::map<std::string, uint64_t> KubeSource::Counters() const {
-  std::map<std::string, uint64_t> counters{{"lists", 0},
-                                           {"relists", 0},
-                                           {"watches_started", 0},
-                                           {"watch_restarts", 0},
-                                           {"decode_errors", 0}};
+std::vector<CollectionCounters> KubeSource::Counters() const {
+  std::vector<CollectionCounters> counters;
   for (const kube::ReflectorStats& stats : Stats()) {
-    counters["lists"] += stats.lists;
-    counters["relists"] += stats.relists;
-    counters["watches_started"] += stats.watches_started;
-    counters["watch_restarts"] += stats.watch_restarts;
-    counters["decode_errors"] += stats.decode_errors;
+    // The resource is the collection path's last segment.
+    const std::string resource = stats.collection.substr(stats.collection.rfind('/') + 1);
+    auto it = std::find_if(counters.begin(), counters.end(),
+                           [&](const CollectionCounters& c) { return c.resource == resource; });
+    if (it == counters.end()) {
+      counters.push_back(CollectionCounters{.resource = resource});
+      it = counters.end() - 1;
+    }
+    it->lists += stats.lists;
+    it->relists += stats.relists;
+    it->watches += stats.watches_started;
+    it->watch_restarts += stats.watch_restarts;
+    it->decode_errors += stats.decode_errors;
   }
   return counters;
 }

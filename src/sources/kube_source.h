@@ -99,9 +99,8 @@ class KubeSource : public ClusterSource, private kube::ObjectSink {
 
   absl::Status Start(Callback on_change) override;
   std::string Describe() const override;
-  // lists, relists, watches_started, watch_restarts, decode_errors: summed
-  // over the reflectors.
-  std::map<std::string, uint64_t> Counters() const override;
+  // Per resource, summed over the reflectors of its namespaces.
+  std::vector<CollectionCounters> Counters() const override;
 
   // Every reflector's counters (empty before the reflectors start).
   std::vector<kube::ReflectorStats> Stats() const;

@@ -3,6 +3,8 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
+#include <set>
+#include <string_view>
 
 #include "envoy/admin/v3/config_dump_shared.pb.h"
 
@@ -71,6 +73,8 @@ void NodeStatusRegistry::OnSent(StreamId stream, const SentSummary& sent) {
   ++answers_version_;
   ++totals_.responses;
   totals_.resources += sent.resources.size();
+  ++totals_.by_type[Index(sent.type)].responses;
+  totals_.by_type[Index(sent.type)].resources += sent.resources.size();
   auto it = streams_.find(stream);
   if (it == streams_.end()) return;
   TypeStatus& type = it->second.types[Index(sent.type)];
@@ -139,6 +143,8 @@ void NodeStatusRegistry::OnRequest(StreamId stream, const RequestEvent& event) {
   ++answers_version_;
   bool ack = event.kind == RequestEvent::Kind::kAck;
   ++(ack ? totals_.acks : totals_.nacks);
+  TypeTotals& type_totals = totals_.by_type[Index(event.type)];
+  ++(ack ? type_totals.acks : type_totals.nacks);
   auto it = streams_.find(stream);
   if (it == streams_.end()) return;
   TypeStatus& type = it->second.types[Index(event.type)];
@@ -257,6 +263,13 @@ uint64_t NodeStatusRegistry::answers_version() const {
 size_t NodeStatusRegistry::ConnectedStreams() const {
   std::lock_guard lock(mu_);
   return streams_.size();
+}
+
+size_t NodeStatusRegistry::ConnectedNodes() const {
+  std::set<std::string_view> nodes;
+  std::lock_guard lock(mu_);
+  for (const auto& [id, stream] : streams_) nodes.insert(stream.node.id());
+  return nodes.size();
 }
 
 }  // namespace propsy::xds

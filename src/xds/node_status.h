@@ -24,12 +24,20 @@ class NodeStatusRegistry {
   using StreamId = uint64_t;
   using Clock = std::chrono::system_clock;
 
-  struct Totals {
+  // Since start, over all streams.
+  struct TypeTotals {
     uint64_t responses = 0;
     uint64_t resources = 0;  // resources carried by those responses
     uint64_t acks = 0;
     uint64_t nacks = 0;
+  };
+  struct Totals {
+    uint64_t responses = 0;
+    uint64_t resources = 0;
+    uint64_t acks = 0;
+    uint64_t nacks = 0;
     uint64_t identity_rejections = 0;
+    std::array<TypeTotals, kResourceTypeCount> by_type{};  // by Index(ResourceType)
   };
 
   // Per stream and type: the last NACK, for /debug.
@@ -52,6 +60,8 @@ class NodeStatusRegistry {
 
   Totals totals() const;
   size_t ConnectedStreams() const;
+  // Distinct node ids among the connected streams.
+  size_t ConnectedNodes() const;
 
   // What one stream's client holds and how it answered, as the status
   // writer reads it (the Programmed condition). A copy: the writer works on

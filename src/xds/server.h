@@ -56,7 +56,7 @@ class XdsServer {
   // Ends a Drain in progress at once.
   void AbortDrain() { drain_->Abort(); }
   bool draining() const { return drain_->draining(); }
-  WriteBudget::Stats write_budget_stats() const { return write_budget_->stats(); }
+  const WriteBudget& write_budget() const { return *write_budget_; }
 
  private:
   XdsServer() = default;

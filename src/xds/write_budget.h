@@ -66,6 +66,7 @@ class WriteBudget {
   // when they fit now, else later on the thread that freed the room.
   void Acquire(size_t bytes, Ready ready);
   Stats stats() const;
+  size_t max_bytes() const { return max_bytes_; }
 
  private:
   struct Active {

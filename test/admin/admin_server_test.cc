@@ -28,7 +28,7 @@ class AdminServerTest : public ::testing::Test {
     client_->set_read_timeout(5);
   }
 
-  Registry registry_;
+  metrics::Registry registry_;
   std::atomic<bool> ready_{false};
   std::unique_ptr<AdminServer> server_;
   std::unique_ptr<httplib::Client> client_;
@@ -128,7 +128,7 @@ TEST_F(AdminServerTest, StopClosesThePortAndIsIdempotent) {
 }
 
 TEST(AdminServerBindTest, BusyPortIsAnError) {
-  Registry registry;
+  metrics::Registry registry;
   absl::StatusOr<std::unique_ptr<AdminServer>> first =
       AdminServer::Create("127.0.0.1", 0, registry, [] { return absl::OkStatus(); });
   ASSERT_TRUE(first.ok()) << first.status();
@@ -138,7 +138,7 @@ TEST(AdminServerBindTest, BusyPortIsAnError) {
 }
 
 TEST(AdminServerBindTest, EmptyHostListensOnEveryInterface) {
-  Registry registry;
+  metrics::Registry registry;
   absl::StatusOr<std::unique_ptr<AdminServer>> server =
       AdminServer::Create("", 0, registry, [] { return absl::OkStatus(); });
   ASSERT_TRUE(server.ok()) << server.status();

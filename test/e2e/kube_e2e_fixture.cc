@@ -378,9 +378,8 @@ KubePropsyTest::SourceView KubePropsyTest::Source(Zone zone, const std::string& 
 }
 
 double KubePropsyTest::SourceEvents(Zone zone, const std::string& role, const std::string& event) {
-  absl::StatusOr<double> value =
-      propsy_->Metric(fmt::format("propsy_source_events{{cluster=\"{}\",role=\"{}\",event=\"{}\"}}",
-                                  ZoneName(zone), role, event));
+  absl::StatusOr<double> value = propsy_->MetricSum(fmt::format("propsy_source_{}_total", event),
+                                                    {{"cluster", ZoneName(zone)}, {"role", role}});
   return value.ok() ? *value : -1;
 }
 

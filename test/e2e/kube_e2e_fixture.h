@@ -148,7 +148,8 @@ class KubePropsyTest : public PropsyEnvoyTest {
     std::vector<std::string> problems;
   };
   SourceView Source(Zone zone, const std::string& role);
-  // propsy_source_events{cluster=zone, role, event}; -1 when absent.
+  // propsy_source_<event>_total{cluster=zone, role} summed over the
+  // resources; -1 when absent.
   double SourceEvents(Zone zone, const std::string& role, const std::string& event);
   // The condition `type` of service "ns/name" on /debug/services as
   // "Status Reason: message", or "" when absent.

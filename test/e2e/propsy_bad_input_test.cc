@@ -317,7 +317,7 @@ TEST_F(PropsyEnvoyTest, ReadyOnceServing) {
   ASSERT_NO_FATAL_FAILURE(WaitForListener(port));
   Answer last;
   ASSERT_TRUE(WaitForBody(port, "/", "web-a", 20s, &last)) << last.status << " " << last.body;
-  absl::StatusOr<double> acks = propsy_->Metric("propsy_xds_totals{kind=\"acks\"}");
+  absl::StatusOr<double> acks = propsy_->MetricSum("propsy_xds_acks_total");
   ASSERT_TRUE(acks.ok()) << acks.status().ToString();
   EXPECT_GT(*acks, 0);
 }

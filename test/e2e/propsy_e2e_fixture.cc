@@ -200,7 +200,7 @@ void PropsyEnvoyTest::SetUp() {
 void PropsyEnvoyTest::TearDown() {
   if (propsy_ != nullptr && propsy_->process().Running()) {
     // SPEC §4: a NACK is counted; none may happen in normal operation.
-    absl::StatusOr<double> nacks = propsy_->Metric("propsy_xds_totals{kind=\"nacks\"}");
+    absl::StatusOr<double> nacks = propsy_->MetricSum("propsy_xds_nacks_total");
     EXPECT_TRUE(nacks.ok()) << nacks.status().ToString();
     if (nacks.ok()) {
       EXPECT_EQ(*nacks, 0) << "propsy counted NACKs";

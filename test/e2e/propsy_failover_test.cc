@@ -75,7 +75,7 @@ class PropsyFailoverTest : public KubePropsyTest {
   }
 
   static double ConnectedStreams(test::PropsyProcess& replica) {
-    absl::StatusOr<double> streams = replica.Metric("propsy_connected_streams");
+    absl::StatusOr<double> streams = replica.Metric("propsy_xds_connected_streams");
     return streams.ok() ? *streams : -1;
   }
 
@@ -153,7 +153,7 @@ class PropsyFailoverTest : public KubePropsyTest {
     const int requests_at_move = traffic.requests();
     ASSERT_TRUE(test::WaitFor([&] { return traffic.requests() >= requests_at_move + 300; }, 10s));
     TrafficLoop::Result result = traffic.Stop();
-    absl::StatusOr<double> resent = replica_b_->Metric("propsy_xds_totals{kind=\"resources\"}");
+    absl::StatusOr<double> resent = replica_b_->MetricSum("propsy_xds_response_resources_total");
     std::cout << fmt::format(
         "[failover] {}: Envoy on replica B {} ms after the stop; {} requests, {} failed\n",
         mode == StopMode::kTerminate ? "SIGTERM" : "SIGKILL", moved_after.count(), result.requests,

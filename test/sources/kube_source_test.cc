@@ -167,10 +167,15 @@ TEST_F(KubeSourceTest, SyncedOnlyAfterEveryReflectorListed) {
   ASSERT_EQ(stats.size(), 2u);
   EXPECT_TRUE(stats[0].synced && stats[1].synced);
   // Metrics see the same totals.
-  std::map<std::string, uint64_t> counters = source_->Counters();
-  EXPECT_EQ(counters["lists"], 2u);
-  EXPECT_EQ(counters["relists"], 0u);
-  EXPECT_EQ(counters["decode_errors"], 0u);
+  std::vector<CollectionCounters> counters = source_->Counters();
+  ASSERT_EQ(counters.size(), 2u);
+  EXPECT_EQ(counters[0].resource, "propsyservices");
+  EXPECT_EQ(counters[1].resource, "secrets");
+  for (const CollectionCounters& collection : counters) {
+    EXPECT_EQ(collection.lists, 1u) << collection.resource;
+    EXPECT_EQ(collection.relists, 0u) << collection.resource;
+    EXPECT_EQ(collection.decode_errors, 0u) << collection.resource;
+  }
 }
 
 TEST_F(KubeSourceTest, StaleAfterTheOutageThresholdKeepsObjectsAndClearsOnRecovery) {

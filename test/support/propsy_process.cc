@@ -96,6 +96,41 @@ absl::StatusOr<double> PropsyProcess::Metric(const std::string& series) const {
   return absl::NotFoundError(fmt::format("/metrics has no {}", series));
 }
 
+absl::StatusOr<double> PropsyProcess::MetricSum(
+    const std::string& family, const std::map<std::string, std::string>& labels) const {
+  absl::StatusOr<AdminAnswer> answer = AdminGet("/metrics");
+  if (!answer.ok()) return answer.status();
+  if (answer->status != 200) {
+    return absl::UnavailableError(fmt::format("/metrics answered {}", answer->status));
+  }
+  std::istringstream in(answer->body);
+  double sum = 0;
+  bool found = false;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.starts_with(family) || line.size() <= family.size()) continue;
+    const char next = line[family.size()];
+    if (next != '{' && next != ' ') continue;
+    const size_t value_at = line.rfind(' ');
+    const std::string label_text = line.substr(family.size(), value_at - family.size());
+    bool matches = true;
+    for (const auto& [name, value] : labels) {
+      matches =
+          matches && label_text.find(fmt::format("{}=\"{}\"", name, value)) != std::string::npos;
+    }
+    if (!matches) continue;
+    const std::string value = line.substr(value_at + 1);
+    char* end = nullptr;
+    const double parsed = std::strtod(value.c_str(), &end);
+    if (end == value.c_str()) {
+      return absl::InvalidArgumentError(fmt::format("unparsable metric line: {}", line));
+    }
+    sum += parsed;
+    found = true;
+  }
+  if (!found) return absl::NotFoundError(fmt::format("/metrics has no {}", family));
+  return sum;
+}
+
 std::string PropsyProcess::LogTail(size_t lines) const {
   return TailLines(process_->ReadLog(), lines);
 }

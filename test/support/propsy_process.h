@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,8 +40,13 @@ class PropsyProcess {
   absl::StatusOr<AdminAnswer> AdminGet(const std::string& path) const;
 
   // The value of one series of /metrics, named exactly as exposed, e.g.
-  // `propsy_xds_totals{kind="nacks"}`; NotFound if it is not there.
+  // `propsy_xds_nacks_total{type="cluster"}`; NotFound if it is not there.
   absl::StatusOr<double> Metric(const std::string& series) const;
+  // The sum of every series of `family` whose labels include all of
+  // `labels` (e.g. propsy_xds_nacks_total over all types); NotFound if none
+  // matches.
+  absl::StatusOr<double> MetricSum(const std::string& family,
+                                   const std::map<std::string, std::string>& labels = {}) const;
 
   int admin_port() const { return admin_port_; }
   Subprocess& process() { return *process_; }

@@ -1,11 +1,11 @@
-#include "admin/metrics.h"
+#include "common/metrics.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <thread>
 
-namespace propsy::admin {
+namespace propsy::metrics {
 namespace {
 
 using ::testing::HasSubstr;
@@ -103,9 +103,9 @@ TEST(MetricsTest, SampleValues) {
 TEST(MetricsTest, CollectorIsCalledAtEveryScrape) {
   Registry registry;
   int connected = 0;
-  registry.AddCollector("propsy_connected_nodes", "Connected Envoy nodes.", {"zone"}, [&] {
-    return std::vector<GaugeSample>{{.labels = {"zone-b"}, .value = 1.0 * connected},
-                                    {.labels = {"zone-a"}, .value = 2.0 * connected}};
+  registry.AddGaugeCollector("propsy_connected_nodes", "Connected Envoy nodes.", {"zone"}, [&] {
+    return std::vector<Sample>{{.labels = {"zone-b"}, .value = 1.0 * connected},
+                               {.labels = {"zone-a"}, .value = 2.0 * connected}};
   });
   connected = 1;
   EXPECT_EQ(registry.Exposition(),
@@ -117,19 +117,104 @@ TEST(MetricsTest, CollectorIsCalledAtEveryScrape) {
   EXPECT_THAT(registry.Exposition(), HasSubstr("propsy_connected_nodes{zone=\"zone-a\"} 6\n"));
 }
 
+TEST(MetricsTest, CounterCollectorIsTypedCounter) {
+  Registry registry;
+  uint64_t restarts = 7;
+  registry.AddCounterCollector("propsy_watch_restarts_total", "Watch restarts.", {"cluster"}, [&] {
+    return std::vector<Sample>{{.labels = {"zone-a"}, .value = double(restarts)}};
+  });
+  EXPECT_EQ(registry.Exposition(),
+            "# HELP propsy_watch_restarts_total Watch restarts.\n"
+            "# TYPE propsy_watch_restarts_total counter\n"
+            "propsy_watch_restarts_total{cluster=\"zone-a\"} 7\n");
+  EXPECT_THAT(registry.Problems(), ::testing::IsEmpty());
+}
+
+TEST(MetricsTest, CollectorSamplesWithTooFewLabelsArePadded) {
+  Registry registry;
+  registry.AddGaugeCollector("g", "h", {"a", "b"},
+                             [] { return std::vector<Sample>{{.labels = {"x"}, .value = 1}}; });
+  EXPECT_THAT(registry.Exposition(), HasSubstr("g{a=\"x\",b=\"\"} 1\n"));
+}
+
+// Each case breaks one convention that `promtool check metrics` enforces.
+TEST(MetricsTest, FamiliesBreakingConventionsAreRefusedWithAReason) {
+  struct Case {
+    std::string name;
+    MetricType type;
+    std::vector<std::string> labels;
+    std::string help;
+    std::string reason;
+  };
+  const std::vector<Case> cases = {
+      {"propsy_pushes", MetricType::kCounter, {}, "h", "ends in _total"},
+      {"propsy_streams_total", MetricType::kGauge, {}, "h", "only counters end in _total"},
+      {"propsy_delay_total", MetricType::kHistogram, {}, "h", "only counters end in _total"},
+      {"propsyPushes_total", MetricType::kCounter, {}, "h", "[a-z_][a-z0-9_]*"},
+      {"propsy:pushes_total", MetricType::kCounter, {}, "h", "[a-z_][a-z0-9_]*"},
+      {"9lives", MetricType::kGauge, {}, "h", "[a-z_][a-z0-9_]*"},
+      {"propsy_objects", MetricType::kGauge, {}, "", "no help text"},
+      {"propsy_delay_ms", MetricType::kHistogram, {}, "h", "base unit seconds, not ms"},
+      {"propsy_cache_megabytes", MetricType::kGauge, {}, "h", "base unit bytes"},
+      {"propsy_push_milliseconds", MetricType::kHistogram, {}, "h", "base unit seconds"},
+      {"propsy_objects_count", MetricType::kGauge, {}, "h", "_count is a suffix"},
+      {"propsy_streams_gauge", MetricType::kGauge, {}, "h", "type (gauge)"},
+      {"propsy_pushes_counter_total", MetricType::kCounter, {}, "h", "type (counter)"},
+      {"propsy_objects", MetricType::kGauge, {"Cluster"}, "h", "label \"Cluster\""},
+      {"propsy_objects", MetricType::kGauge, {"__name"}, "h", "label \"__name\""},
+      {"propsy_objects", MetricType::kGauge, {"le"}, "h", "reserved"},
+      {"propsy_delay_seconds", MetricType::kHistogram, {"le"}, "h", "reserved"},
+      {"propsy_objects", MetricType::kGauge, {"kind", "kind"}, "h", "twice"},
+  };
+  for (const Case& c : cases) {
+    absl::Status status = CheckConventions(c.name, c.type, c.labels, c.help);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << c.name;
+    EXPECT_THAT(status.message(), HasSubstr(c.reason)) << c.name;
+    EXPECT_THAT(status.message(), HasSubstr(c.name)) << c.name;
+  }
+  for (const auto& [name, type] : std::vector<std::pair<std::string, MetricType>>{
+           {"propsy_xds_responses_total", MetricType::kCounter},
+           {"propsy_publish_delay_seconds", MetricType::kHistogram},
+           {"propsy_xds_write_in_flight_bytes", MetricType::kGauge},
+           {"propsy_status_writes_total", MetricType::kCounter},
+           {"propsy_secrets", MetricType::kGauge},
+           {"propsy_cluster_stale_since_timestamp_seconds", MetricType::kGauge}}) {
+    EXPECT_TRUE(CheckConventions(name, type, {"cluster", "role"}, "help").ok()) << name;
+  }
+}
+
+TEST(MetricsTest, RefusedFamilyWorksButIsNotExported) {
+  Registry registry;
+  Counter& refused = registry.AddCounter("propsy_pushes", "Pushes.").Get();
+  refused.Increment();  // usable: a naming mistake must not crash the process
+  registry.AddGaugeCollector("propsy_objects_total", "Objects.", {},
+                             [] { return std::vector<Sample>{{.labels = {}, .value = 1}}; });
+  EXPECT_EQ(registry.Exposition(), "");
+  EXPECT_THAT(registry.Problems(),
+              ::testing::ElementsAre(HasSubstr("propsy_pushes: a counter's name ends in _total"),
+                                     HasSubstr("propsy_objects_total: only counters")));
+}
+
 TEST(MetricsTest, FamiliesAreSortedByNameAndRegisteredOnce) {
   Registry registry;
-  registry.AddGauge("b_gauge", "b");
+  registry.AddGauge("b_value", "b");
   Family<Counter>& first = registry.AddCounter("a_total", "a");
   Family<Counter>& again = registry.AddCounter("a_total", "a again");
   EXPECT_EQ(&first, &again);
-  // Same name, other type: works, but is not exported twice.
-  Family<Gauge>& clash = registry.AddGauge("a_total", "clash");
-  clash.Get().Set(99);
+  // Same name with other labels, or as a collector: works, but is not
+  // exported twice.
+  Family<Counter>& clash = registry.AddCounter("a_total", "clash", {"other"});
+  clash.WithLabels({"x"}).Increment(99);
+  registry.AddCounterCollector("a_total", "collected", {},
+                               [] { return std::vector<Sample>{{.labels = {}, .value = 5}}; });
   std::string text = registry.Exposition();
-  EXPECT_LT(text.find("a_total"), text.find("b_gauge"));
+  EXPECT_LT(text.find("a_total"), text.find("b_value"));
   EXPECT_THAT(text, Not(HasSubstr("99")));
   EXPECT_THAT(text, Not(HasSubstr("clash")));
+  EXPECT_THAT(text, Not(HasSubstr("collected")));
+  EXPECT_THAT(registry.Problems(),
+              ::testing::ElementsAre(HasSubstr("a_total is already registered as a counter"),
+                                     HasSubstr("a_total is already registered as a counter")));
 }
 
 TEST(MetricsTest, ConcurrentUpdatesAreNotLost) {
@@ -155,4 +240,4 @@ TEST(MetricsTest, ConcurrentUpdatesAreNotLost) {
 }
 
 }  // namespace
-}  // namespace propsy::admin
+}  // namespace propsy::metrics

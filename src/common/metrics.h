@@ -1,24 +1,37 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 
-namespace propsy::admin {
+namespace propsy::metrics {
 
-// A tiny Prometheus registry: counters, gauges and histograms with labels,
-// plus callback collectors, rendered in the text exposition format 0.0.4.
+// A small Prometheus registry: counters, gauges and histograms with labels,
+// plus collectors for values owned elsewhere, rendered in the text
+// exposition format 0.0.4.
 //
 // There is no global registry: the program owns one and hands it to the
-// parts that record metrics. Everything here is thread-safe. A metric
-// returned by Family::WithLabels lives as long as the registry and is cheap
-// to update (atomics; a histogram takes a short lock).
+// components, which define their metrics beside themselves (each folder has
+// a `*_metrics.h`). Everything here is thread-safe. A metric returned by
+// Family::WithLabels lives as long as the registry and is cheap to update
+// (atomics; a histogram takes a short lock).
+//
+// Prometheus' conventions are checked when a family is registered, as
+// `promtool check metrics` would: names and label names are snake_case
+// identifiers, counters end in `_total` and nothing else does, `le` is a
+// label only histograms set, help is not empty. A family that breaks them
+// is not exported; the reason is logged and kept in Problems().
+
+enum class MetricType { kCounter, kGauge, kHistogram };
 
 // A monotonically increasing value.
 class Counter {
@@ -59,7 +72,7 @@ class Histogram {
 
  private:
   const std::vector<double> bounds_;
-  mutable std::mutex mu_;
+  mutable absl::Mutex mu_;
   std::vector<uint64_t> counts_ ABSL_GUARDED_BY(mu_);  // per bucket, not cumulative
   double sum_ ABSL_GUARDED_BY(mu_) = 0;
 };
@@ -89,16 +102,16 @@ class Family {
  private:
   const std::vector<std::string> label_names_;
   const Factory factory_;
-  mutable std::mutex mu_;
+  mutable absl::Mutex mu_;
   std::map<LabelValues, std::unique_ptr<Metric>> series_ ABSL_GUARDED_BY(mu_);
 };
 
 // One sample a collector reports at scrape time.
-struct GaugeSample {
+struct Sample {
   LabelValues labels;
   double value = 0;
 };
-using Collector = std::function<std::vector<GaugeSample>()>;
+using Collector = std::function<std::vector<Sample>()>;
 
 class Registry {
  public:
@@ -107,9 +120,10 @@ class Registry {
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
 
-  // Registers a family. Names are registered once: registering a name again
-  // with the same type returns the existing family; with another type the
-  // new family works but is not exported (and an error is logged).
+  // Registers a family. Registering a name again with the same type (and
+  // labels) returns the existing family. A family that clashes with a
+  // registered one, or breaks the conventions above, works but is not
+  // exported.
   Family<Counter>& AddCounter(const std::string& name, const std::string& help,
                               std::vector<std::string> label_names = {});
   Family<Gauge>& AddGauge(const std::string& name, const std::string& help,
@@ -117,23 +131,39 @@ class Registry {
   Family<Histogram>& AddHistogram(const std::string& name, const std::string& help,
                                   std::vector<std::string> label_names,
                                   std::vector<double> bucket_bounds);
-  // A gauge family whose samples come from `collect`, called at every scrape
-  // (without any registry lock held), for values owned elsewhere.
-  void AddCollector(const std::string& name, const std::string& help,
-                    std::vector<std::string> label_names, Collector collect);
 
-  // Every family, sorted by name, in the Prometheus text format 0.0.4.
+  // A family whose samples come from `collect`, called at every scrape
+  // (without any registry lock held), for values owned elsewhere (a
+  // component's own totals). `collect` and what it reads must outlive every
+  // scrape: stop the admin server before destroying them. A counter
+  // collector must report values that never go down.
+  void AddCounterCollector(const std::string& name, const std::string& help,
+                           std::vector<std::string> label_names, Collector collect);
+  void AddGaugeCollector(const std::string& name, const std::string& help,
+                         std::vector<std::string> label_names, Collector collect);
+
+  // Every exported family, sorted by name, in the Prometheus text format
+  // 0.0.4.
   std::string Exposition() const;
+
+  // Why families were refused (convention or clash), one line each.
+  std::vector<std::string> Problems() const;
 
  private:
   struct Entry;
   Entry* Register(const std::string& name, std::unique_ptr<Entry> entry);
 
-  mutable std::mutex mu_;
+  mutable absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<Entry>> entries_ ABSL_GUARDED_BY(mu_);
-  // Families that clashed with a registered name: kept alive, not exported.
-  std::vector<std::unique_ptr<Entry>> orphans_ ABSL_GUARDED_BY(mu_);
+  // Families that were refused: kept alive for their callers, not exported.
+  std::vector<std::unique_ptr<Entry>> refused_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> problems_ ABSL_GUARDED_BY(mu_);
 };
+
+// Whether a family of `type` named `name` with `label_names` follows
+// Prometheus' conventions; the error names what is wrong.
+absl::Status CheckConventions(std::string_view name, MetricType type,
+                              const std::vector<std::string>& label_names, std::string_view help);
 
 // Text helpers of the exposition format, exposed for tests.
 std::string EscapeLabelValue(const std::string& value);
@@ -143,4 +173,4 @@ std::string FormatSampleValue(double value);
 // Buckets Prometheus clients use by default (seconds): 5 ms .. 10 s.
 std::vector<double> DefaultLatencyBuckets();
 
-}  // namespace propsy::admin
+}  // namespace propsy::metrics
