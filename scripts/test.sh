@@ -4,7 +4,8 @@
 # `fresh` (unit, integration, e2e, image, bench smoke), then runs unit +
 # integration again under AddressSanitizer + UBSan,
 # runs the benchmark tools at smoke scale, then fuzzes every parser briefly
-# with libFuzzer.
+# with libFuzzer. The `soak` label (minutes of mostly idle real time) runs in
+# the background while the sanitizer build keeps the CPUs busy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs="${PROPSY_JOBS:-2}"
@@ -27,6 +28,12 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 ninja -C build -j "$jobs"
 echo "build: $(( $(date +%s) - start ))s"
 
+echo "== soak tests (label soak), in the background until the e2e tests"
+soak_log="$PWD/build/soak.log"
+(cd build && ctest -L soak --output-on-failure >"$soak_log" 2>&1) &
+soak_pid=$!
+soak_start=$(date +%s)
+
 echo "== build (ASan + UBSan)"
 start=$(date +%s)
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPROPSY_SANITIZE=ON -DPROPSY_BUILD_E2E=OFF \
@@ -45,9 +52,16 @@ start=$(date +%s)
 scripts/build-image.sh
 echo "image: $(( $(date +%s) - start ))s"
 
-echo "== all tests (unit, integration, e2e with the image, fuzz corpora; not 'fresh', which installs a whole Debian)"
+echo "== soak tests (started $(( $(date +%s) - soak_start ))s ago)"
+soak_rc=0
+wait "$soak_pid" || soak_rc=$?
+cat "$soak_log"
+echo "soak: done $(( $(date +%s) - soak_start ))s after its start"
+[ "$soak_rc" -eq 0 ] || { echo "soak tests failed" >&2; exit "$soak_rc"; }
+
+echo "== all tests (unit, integration, e2e with the image, fuzz corpora; not 'fresh', which installs a whole Debian, nor 'soak', done above)"
 start=$(date +%s)
-(cd build && ctest --output-on-failure -LE fresh)
+(cd build && ctest --output-on-failure -LE 'fresh|soak')
 echo "ctest: $(( $(date +%s) - start ))s"
 
 echo "== benchmark tools at smoke scale (tools kept working; figures at this size mean little)"

@@ -8,7 +8,11 @@
 #include <array>
 #include <cctype>
 #include <mutex>
+#include <optional>
 #include <utility>
+
+#include "kube/curl_request.h"
+#include "kube/stream_probe.h"
 
 #ifndef PROPSY_VERSION
 #define PROPSY_VERSION "unknown"
@@ -30,134 +34,8 @@ absl::Status InitCurlOnce() {
   return absl::OkStatus();
 }
 
-struct EasyDeleter {
-  void operator()(CURL* easy) const { curl_easy_cleanup(easy); }
-};
-using EasyHandle = std::unique_ptr<CURL, EasyDeleter>;
-
-struct SlistDeleter {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
-};
-using Slist = std::unique_ptr<curl_slist, SlistDeleter>;
-
 struct UrlDeleter {
   void operator()(CURLU* url) const { curl_url_cleanup(url); }
-};
-
-// Appends `line` to `list`; false when libcurl is out of memory.
-bool Append(Slist* list, const std::string& line) {
-  curl_slist* grown = curl_slist_append(list->get(), line.c_str());
-  if (grown == nullptr) return false;
-  (void)list->release();
-  list->reset(grown);
-  return true;
-}
-
-std::string Lowercase(std::string_view text) {
-  std::string lower(text);
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return lower;
-}
-
-std::string_view Trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r' ||
-                           text.back() == '\n')) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
-
-// What one transfer collects; the curl callbacks write into it.
-struct Transfer {
-  HttpResponse response;
-  const HttpTransport::ChunkCallback* on_chunk = nullptr;  // null: buffer the body
-  bool stopped_by_callback = false;
-  std::chrono::steady_clock::time_point last_activity;
-};
-
-size_t OnHeader(char* data, size_t size, size_t count, void* user) {
-  auto* transfer = static_cast<Transfer*>(user);
-  const size_t bytes = size * count;
-  transfer->last_activity = std::chrono::steady_clock::now();
-  const std::string_view line = Trim(std::string_view(data, bytes));
-  const int status = transfer->response.status;
-  if (line.empty() && transfer->on_chunk != nullptr && status >= 200 && status < 300) {
-    // Headers complete: tell the streamer the server answered, so a quiet
-    // watch counts as connected before its first event.
-    if (!(*transfer->on_chunk)(std::string_view())) {
-      transfer->stopped_by_callback = true;
-      return 0;
-    }
-    return bytes;
-  }
-  if (line.starts_with("HTTP/")) {
-    // A new response (after 100 Continue, or a redirect): start over.
-    transfer->response.headers.clear();
-    const size_t space = line.find(' ');
-    int status = 0;
-    if (space != std::string_view::npos) {
-      for (size_t i = space + 1; i < line.size() && i < space + 4; ++i) {
-        if (line[i] < '0' || line[i] > '9') break;
-        status = status * 10 + (line[i] - '0');
-      }
-    }
-    transfer->response.status = status;
-    return bytes;
-  }
-  const size_t colon = line.find(':');
-  if (colon == std::string_view::npos || colon == 0) return bytes;
-  const std::string name = Lowercase(Trim(line.substr(0, colon)));
-  const std::string_view value = Trim(line.substr(colon + 1));
-  auto [it, inserted] = transfer->response.headers.try_emplace(name, value);
-  if (!inserted) it->second = fmt::format("{}, {}", it->second, value);
-  return bytes;
-}
-
-size_t OnBody(char* data, size_t size, size_t count, void* user) {
-  auto* transfer = static_cast<Transfer*>(user);
-  const size_t bytes = size * count;
-  transfer->last_activity = std::chrono::steady_clock::now();
-  const int status = transfer->response.status;
-  if (transfer->on_chunk != nullptr && status >= 200 && status < 300) {
-    if (!(*transfer->on_chunk)(std::string_view(data, bytes))) {
-      transfer->stopped_by_callback = true;
-      return 0;  // any count but `bytes` ends the transfer
-    }
-    return bytes;
-  }
-  transfer->response.body.append(data, bytes);
-  return bytes;
-}
-
-// Keeps libcurl's option setting readable: remembers the first failure.
-class Options {
- public:
-  explicit Options(CURL* easy) : easy_(easy) {}
-  template <typename T>
-  void Set(CURLoption option, T value) {
-    const CURLcode code = curl_easy_setopt(easy_, option, value);
-    if (code != CURLE_OK && first_error_ == CURLE_OK) {
-      first_error_ = code;
-      failed_option_ = static_cast<int>(option);
-    }
-  }
-  void SetBlob(CURLoption option, const std::string& data) {
-    curl_blob blob{
-        .data = const_cast<char*>(data.data()), .len = data.size(), .flags = CURL_BLOB_COPY};
-    Set(option, &blob);
-  }
-  absl::Status status() const {
-    if (first_error_ == CURLE_OK) return absl::OkStatus();
-    return absl::InternalError(fmt::format("libcurl option {} refused: {}", failed_option_,
-                                           curl_easy_strerror(first_error_)));
-  }
-
- private:
-  CURL* easy_;
-  CURLcode first_error_ = CURLE_OK;
-  int failed_option_ = 0;
 };
 
 }  // namespace
@@ -190,6 +68,7 @@ CurlTransport::CurlTransport(ClusterConnectionConfig config, CurlTransportOption
                              Target target, std::unique_ptr<Shared> shared)
     : config_(std::move(config)),
       options_(std::move(options)),
+      clock_(options_.clock != nullptr ? *options_.clock : real_clock_),
       target_(std::move(target)),
       shared_(std::move(shared)) {}
 
@@ -313,119 +192,33 @@ absl::StatusOr<HttpResponse> CurlTransport::PerformOnce(const HttpRequest& reque
                                                         const Credential& credential,
                                                         const ChunkCallback* on_chunk,
                                                         const std::atomic<bool>* cancelled) {
-  const std::string url = target_.base_url + request.path;
-  const std::string what = fmt::format("{} {}", request.method, url);
-  // Everything the easy handle points at is declared before it, so it
-  // outlives the handle.
-  Transfer transfer;
-  transfer.on_chunk = on_chunk;
-  std::array<char, CURL_ERROR_SIZE> error_buffer{};
-  Slist headers;
-  bool has_accept = false;
-  for (const auto& [name, value] : request.headers) {
-    has_accept = has_accept || Lowercase(name) == "accept";
-    if (!Append(&headers, fmt::format("{}: {}", name, value))) {
-      return absl::ResourceExhaustedError("curl_slist_append failed");
-    }
-  }
-  std::vector<std::string> lines;
-  if (!has_accept) lines.emplace_back("Accept: application/json");
-  if (!credential.authorization.empty()) {
-    lines.push_back("Authorization: " + credential.authorization);
-  }
-  if (!target_.host_header.empty()) lines.push_back(target_.host_header);
-  lines.emplace_back("Expect:");  // no 100-continue round trip for bodies
-  for (const std::string& line : lines) {
-    if (!Append(&headers, line)) return absl::ResourceExhaustedError("curl_slist_append failed");
-  }
-  Slist connect_to;
-  if (!target_.connect_to.empty() && !Append(&connect_to, target_.connect_to)) {
-    return absl::ResourceExhaustedError("curl_slist_append failed");
-  }
-  EasyHandle easy(curl_easy_init());
-  if (easy == nullptr) return absl::ResourceExhaustedError("curl_easy_init failed");
-
-  Options set(easy.get());
-  set.Set(CURLOPT_URL, url.c_str());
-  set.Set(CURLOPT_SHARE, shared_->share);
-  set.Set(CURLOPT_NOSIGNAL, 1L);
-  set.Set(CURLOPT_ERRORBUFFER, error_buffer.data());
-  set.Set(CURLOPT_HTTPHEADER, headers.get());
-  set.Set(CURLOPT_USERAGENT, options_.user_agent.c_str());
-  set.Set(CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
-  set.Set(CURLOPT_PROTOCOLS_STR, "http,https");
-  set.Set(CURLOPT_FOLLOWLOCATION, 0L);
-  set.Set(CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
-  if (request.timeout.count() > 0) {
-    set.Set(CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
-  }
-  set.Set(CURLOPT_TCP_KEEPALIVE, 1L);
-  set.Set(CURLOPT_TCP_KEEPIDLE, 30L);
-  set.Set(CURLOPT_TCP_KEEPINTVL, 10L);
-  if (on_chunk == nullptr) set.Set(CURLOPT_ACCEPT_ENCODING, "gzip");
-  set.Set(CURLOPT_HEADERFUNCTION, &OnHeader);
-  set.Set(CURLOPT_HEADERDATA, &transfer);
-  set.Set(CURLOPT_WRITEFUNCTION, &OnBody);
-  set.Set(CURLOPT_WRITEDATA, &transfer);
-  if (connect_to != nullptr) set.Set(CURLOPT_CONNECT_TO, connect_to.get());
-
-  if (request.method == "GET") {
-    set.Set(CURLOPT_HTTPGET, 1L);
-  } else if (request.method == "HEAD") {
-    set.Set(CURLOPT_NOBODY, 1L);
-  } else {
-    set.Set(CURLOPT_CUSTOMREQUEST, request.method.c_str());
-    if (!request.body.empty() || request.method == "POST" || request.method == "PUT" ||
-        request.method == "PATCH") {
-      set.Set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
-      set.Set(CURLOPT_POSTFIELDS, request.body.c_str());
-    }
-  }
-
-  // TLS. A configured CA replaces the system store (CAINFO/CAPATH cleared):
-  // a cluster CA must be the only thing that can vouch for the server.
-  if (!config_.certificate_authority_pem.empty()) {
-    set.SetBlob(CURLOPT_CAINFO_BLOB, config_.certificate_authority_pem);
-    set.Set(CURLOPT_CAINFO, static_cast<char*>(nullptr));
-    set.Set(CURLOPT_CAPATH, static_cast<char*>(nullptr));
-  }
-  const bool credential_certificate = !credential.client_certificate_pem.empty();
-  const std::string& certificate =
-      credential_certificate ? credential.client_certificate_pem : config_.client_certificate_pem;
-  const std::string& key =
-      credential_certificate ? credential.client_key_pem : config_.client_key_pem;
-  if (!certificate.empty()) {
-    set.SetBlob(CURLOPT_SSLCERT_BLOB, certificate);
-    set.Set(CURLOPT_SSLCERTTYPE, "PEM");
-    set.SetBlob(CURLOPT_SSLKEY_BLOB, key);
-    set.Set(CURLOPT_SSLKEYTYPE, "PEM");
-  }
-  if (config_.insecure_skip_tls_verify) {
-    set.Set(CURLOPT_SSL_VERIFYPEER, 0L);
-    set.Set(CURLOPT_SSL_VERIFYHOST, 0L);
-  } else {
-    set.Set(CURLOPT_SSL_VERIFYPEER, 1L);
-    set.Set(CURLOPT_SSL_VERIFYHOST, 2L);
-  }
-  // Without proxy-url libcurl reads http_proxy/https_proxy/no_proxy itself.
-  if (!config_.proxy_url.empty()) set.Set(CURLOPT_PROXY, config_.proxy_url.c_str());
-  set.Set(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
-  if (absl::Status status = set.status(); !status.ok()) return status;
-
+  const CurlRequestContext context{.config = &config_,
+                                   .options = &options_,
+                                   .base_url = target_.base_url,
+                                   .connect_to = target_.connect_to,
+                                   .host_header = target_.host_header,
+                                   .share = shared_->share,
+                                   .clock = &clock_};
+  absl::StatusOr<std::unique_ptr<CurlRequest>> main =
+      NewCurlRequest(context, request, credential, on_chunk);
+  if (!main.ok()) return main.status();
+  CurlRequest& transfer = **main;
   absl::StatusOr<std::unique_ptr<Lane>> lane = AcquireLane();
   if (!lane.ok()) return lane.status();
   CURLM* multi = (*lane)->multi;
-  if (const CURLMcode code = curl_multi_add_handle(multi, easy.get()); code != CURLM_OK) {
+  if (const CURLMcode code = curl_multi_add_handle(multi, transfer.easy.get()); code != CURLM_OK) {
     return absl::InternalError(
-        fmt::format("{}: curl_multi_add_handle: {}", what, curl_multi_strerror(code)));
+        fmt::format("{}: curl_multi_add_handle: {}", transfer.what, curl_multi_strerror(code)));
   }
+  StreamProbe probe(context, credential, multi, on_chunk != nullptr);
 
   // Drive the transfer, waking at least every poll_interval to honour the
-  // cancellation flag and the idle clock.
-  enum class Ending { kDone, kCancelled, kIdle, kMultiError };
+  // cancellation flag and to look after the stream's liveness.
+  enum class Ending { kDone, kCancelled, kDead, kMultiError };
   Ending ending = Ending::kDone;
   CURLMcode multi_error = CURLM_OK;
-  transfer.last_activity = std::chrono::steady_clock::now();
+  CURLcode result = CURLE_OK;
+  std::string dead;
   const int poll_ms = static_cast<int>(std::max<int64_t>(1, options_.poll_interval.count()));
   while (true) {
     int running = 0;
@@ -434,14 +227,25 @@ absl::StatusOr<HttpResponse> CurlTransport::PerformOnce(const HttpRequest& reque
       ending = Ending::kMultiError;
       break;
     }
-    if (running == 0) break;
+    bool done = false;
+    int queued = 0;
+    while (CURLMsg* message = curl_multi_info_read(multi, &queued)) {
+      if (message->msg != CURLMSG_DONE) continue;
+      if (message->easy_handle == transfer.easy.get()) {
+        result = message->data.result;
+        done = true;
+      } else {
+        probe.OnDone(message->easy_handle, message->data.result, transfer);
+      }
+    }
+    if (done) break;
     if (cancelled != nullptr && cancelled->load()) {
       ending = Ending::kCancelled;
       break;
     }
-    if (on_chunk != nullptr &&
-        std::chrono::steady_clock::now() - transfer.last_activity >= options_.idle_timeout) {
-      ending = Ending::kIdle;
+    if (std::optional<std::string> why = probe.Check(transfer); why.has_value()) {
+      ending = Ending::kDead;
+      dead = std::move(*why);
       break;
     }
     multi_error = curl_multi_poll(multi, nullptr, 0, poll_ms, nullptr);
@@ -450,36 +254,29 @@ absl::StatusOr<HttpResponse> CurlTransport::PerformOnce(const HttpRequest& reque
       break;
     }
   }
-  CURLcode result = CURLE_OK;
-  int queued = 0;
-  while (CURLMsg* message = curl_multi_info_read(multi, &queued)) {
-    if (message->msg == CURLMSG_DONE && message->easy_handle == easy.get()) {
-      result = message->data.result;
-    }
-  }
-  curl_multi_remove_handle(multi, easy.get());
-  ReleaseLane(*std::move(lane));
+  probe.Stop();
+  curl_multi_remove_handle(multi, transfer.easy.get());
+  // A dead connection must not be reused: it goes with its lane.
+  if (ending != Ending::kDead) ReleaseLane(*std::move(lane));
 
   switch (ending) {
     case Ending::kCancelled:
-      return absl::CancelledError(fmt::format("{}: cancelled", what));
-    case Ending::kIdle:
-      return absl::DeadlineExceededError(fmt::format(
-          "{}: no data for {} ms, the connection looks dead", what, options_.idle_timeout.count()));
+      return absl::CancelledError(fmt::format("{}: cancelled", transfer.what));
+    case Ending::kDead:
+      return absl::DeadlineExceededError(fmt::format("{}: {}", transfer.what, dead));
     case Ending::kMultiError:
-      return absl::InternalError(fmt::format("{}: {}", what, curl_multi_strerror(multi_error)));
+      return absl::InternalError(
+          fmt::format("{}: {}", transfer.what, curl_multi_strerror(multi_error)));
     case Ending::kDone:
       break;
   }
-  if (transfer.stopped_by_callback) return std::move(transfer.response);
+  if (transfer.transfer.stopped_by_callback) return std::move(transfer.transfer.response);
   if (result != CURLE_OK) {
-    const std::string detail = error_buffer[0] != '\0' ? std::string(error_buffer.data())
-                                                       : std::string(curl_easy_strerror(result));
-    const std::string message = fmt::format("{}: {}", what, detail);
+    const std::string message = transfer.Failure(result);
     if (result == CURLE_OPERATION_TIMEDOUT) return absl::DeadlineExceededError(message);
     return absl::UnavailableError(message);
   }
-  return std::move(transfer.response);
+  return std::move(transfer.transfer.response);
 }
 
 }  // namespace propsy::kube

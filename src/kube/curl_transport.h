@@ -12,15 +12,33 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/clock.h"
 #include "kube/http_transport.h"
 #include "kube/kubeconfig.h"
 
 namespace propsy::kube {
 
 struct CurlTransportOptions {
-  // Stream: the connection counts as dead after this long without a byte
-  // (API servers send a bookmark about every minute on an idle watch).
-  std::chrono::milliseconds idle_timeout{90000};
+  // Dead connections are found without taking silence for death: a watch
+  // on a quiet collection may see no byte for its whole lifetime.
+  //
+  // TCP keepalive (every connection): after keepalive_idle without traffic
+  // the kernel probes every keepalive_interval; keepalive_count unanswered
+  // probes end the connection, and so does data left unacknowledged for
+  // as long (TCP_USER_TIMEOUT). Finds peers that vanished: 60 s.
+  std::chrono::seconds keepalive_idle{30};
+  std::chrono::seconds keepalive_interval{10};
+  int keepalive_count = 3;
+  // HTTP/2 streams: after stream_probe_after without a byte, a small GET of
+  // stream_probe_path is multiplexed onto the stream's own connection; no
+  // answer within stream_probe_timeout means the connection is dead. Finds
+  // peers whose kernel still acknowledges but that no longer answer (a
+  // blackholed proxy, a frozen server) in 45 s, as client-go's HTTP/2
+  // read-idle ping does (30 s + 15 s).
+  std::chrono::milliseconds stream_probe_after{30000};
+  std::chrono::milliseconds stream_probe_timeout{15000};
+  // Served to every authenticated client (system:public-info-viewer).
+  std::string stream_probe_path = "/version";
   std::chrono::milliseconds connect_timeout{30000};
   // How often a running request looks at its cancellation flag.
   std::chrono::milliseconds poll_interval{100};
@@ -28,6 +46,8 @@ struct CurlTransportOptions {
   size_t max_idle_lanes = 8;
   // Sent as User-Agent; empty gives "propsy/VERSION".
   std::string user_agent;
+  // Time for the liveness rules; null: the machine's clock.
+  const Clock* clock = nullptr;
 };
 
 // One API server, shared by every reflector of that cluster. Thread-safe.
@@ -48,12 +68,20 @@ struct CurlTransportOptions {
 // the server's address (CURLOPT_CONNECT_TO) and keeping the server's
 // authority in the Host header.
 //
+// Liveness: see CurlTransportOptions. libcurl 7.88's own HTTP/2 PING
+// (curl_easy_upkeep) only reaches connections of curl_easy_perform's
+// internal multi handle, not of the lanes here, and it never waits for the
+// PING's answer; the probe request is the PING's equivalent that works on a
+// lane: it travels on the same connection, and an answer proves it alive.
+// A stream whose connection is HTTP/1.1 cannot be probed that way and
+// relies on TCP keepalive and the watch's own timeout.
+//
 // Authentication: every request asks the Authenticator for a credential;
 // after a 401 the request is repeated once if the authenticator says a new
 // credential may help (an exec plugin re-runs, a token file is re-read).
 //
 // Results: transport failures are Unavailable (connect, TLS, reset),
-// DeadlineExceeded (request timeout, or Stream idle for idle_timeout),
+// DeadlineExceeded (request timeout, or a Stream's connection found dead),
 // Cancelled (the flag was set); an authenticator failure keeps its code.
 // Response header names are lower-cased; repeated headers are joined with
 // ", ".
@@ -95,6 +123,8 @@ class CurlTransport : public HttpTransport {
 
   const ClusterConnectionConfig config_;
   const CurlTransportOptions options_;
+  const RealClock real_clock_;
+  const Clock& clock_;
   const Target target_;
   const std::unique_ptr<Shared> shared_;
   absl::Mutex lanes_mutex_;

@@ -20,8 +20,8 @@ struct HttpRequest {
   std::string path;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
-  // Bound on the whole exchange; zero means none (watches rely on idle
-  // detection instead).
+  // Bound on the whole exchange; zero means none (a stream's connection is
+  // watched for liveness instead).
   std::chrono::milliseconds timeout{0};
 };
 
@@ -51,7 +51,8 @@ class HttpTransport {
   // in, so a quiet stream is known to be connected.
   // Returns when the server ends the body, on_chunk returns false,
   // `cancelled` becomes true (checked at least every 200 ms), or the
-  // connection is found dead (no bytes for the idle timeout).
+  // connection is found dead (DeadlineExceeded). A stream that is merely
+  // quiet is never ended for it.
   virtual absl::StatusOr<HttpResponse> Stream(const HttpRequest& request,
                                               const ChunkCallback& on_chunk,
                                               const std::atomic<bool>& cancelled) = 0;

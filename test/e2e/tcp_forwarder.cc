@@ -18,6 +18,14 @@
 namespace propsy::e2e {
 namespace {
 
+// Blocks until `stop_fd` is readable: a blackholed relay or accept loop
+// holds its sockets open and does nothing else.
+void WaitForStop(int stop_fd) {
+  pollfd fd{.fd = stop_fd, .events = POLLIN, .revents = 0};
+  while (poll(&fd, 1, -1) < 0 && errno == EINTR) {
+  }
+}
+
 sockaddr_in Loopback(int port) {
   sockaddr_in address{};
   address.sin_family = AF_INET;
@@ -60,18 +68,29 @@ absl::Status TcpForwarder::Listen(int port) {
   port_ = ntohs(address.sin_port);
   listen_fd_ = fd;
   stop_fd_ = eventfd(0, EFD_CLOEXEC);
-  if (stop_fd_ < 0) {
+  blackhole_fd_ = eventfd(0, EFD_CLOEXEC);
+  if (stop_fd_ < 0 || blackhole_fd_ < 0) {
+    const std::string error = strerror(errno);
     close(fd);
-    listen_fd_ = -1;
-    return absl::InternalError(fmt::format("eventfd: {}", strerror(errno)));
+    if (stop_fd_ >= 0) close(stop_fd_);
+    if (blackhole_fd_ >= 0) close(blackhole_fd_);
+    listen_fd_ = stop_fd_ = blackhole_fd_ = -1;
+    return absl::InternalError(fmt::format("eventfd: {}", error));
   }
-  accept_thread_ = std::thread([this, fd, stop = stop_fd_] { AcceptLoop(fd, stop); });
+  accept_thread_ = std::thread(
+      [this, fd, stop = stop_fd_, blackhole = blackhole_fd_] { AcceptLoop(fd, stop, blackhole); });
   return absl::OkStatus();
 }
 
 absl::Status TcpForwarder::Restore() {
   if (listen_fd_ >= 0) return absl::OkStatus();
   return Listen(port_);
+}
+
+void TcpForwarder::Blackhole() {
+  if (blackhole_fd_ < 0) return;
+  const uint64_t one = 1;
+  (void)!write(blackhole_fd_, &one, sizeof(one));
 }
 
 void TcpForwarder::Cut() {
@@ -99,18 +118,25 @@ void TcpForwarder::Cut() {
     close(relay->upstream_fd);
   }
   close(stop_fd_);
-  stop_fd_ = -1;
+  close(blackhole_fd_);
+  stop_fd_ = blackhole_fd_ = -1;
 }
 
-void TcpForwarder::AcceptLoop(int listen_fd, int stop_fd) {
+void TcpForwarder::AcceptLoop(int listen_fd, int stop_fd, int blackhole_fd) {
   while (true) {
-    pollfd fds[2] = {{.fd = listen_fd, .events = POLLIN, .revents = 0},
-                     {.fd = stop_fd, .events = POLLIN, .revents = 0}};
-    if (poll(fds, 2, -1) < 0) {
+    pollfd fds[3] = {{.fd = listen_fd, .events = POLLIN, .revents = 0},
+                     {.fd = stop_fd, .events = POLLIN, .revents = 0},
+                     {.fd = blackhole_fd, .events = POLLIN, .revents = 0}};
+    if (poll(fds, 3, -1) < 0) {
       if (errno == EINTR) continue;
       return;
     }
     if (fds[1].revents != 0) return;
+    if (fds[2].revents != 0) {
+      // New connections wait in the backlog, never answered.
+      WaitForStop(stop_fd);
+      return;
+    }
     int client = accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
     if (client < 0) continue;
     int upstream = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -126,22 +152,24 @@ void TcpForwarder::AcceptLoop(int listen_fd, int stop_fd) {
     auto relay = std::make_unique<Relay>();
     relay->client_fd = client;
     relay->upstream_fd = upstream;
-    relay->thread = std::thread([client, upstream, stop_fd] { Pump(client, upstream, stop_fd); });
+    relay->thread = std::thread([client, upstream, stop_fd, blackhole_fd] {
+      Pump(client, upstream, stop_fd, blackhole_fd);
+    });
     std::lock_guard lock(mu_);
     relays_.push_back(std::move(relay));
     ++accepted_;
   }
 }
 
-void TcpForwarder::Pump(int client_fd, int upstream_fd, int stop_fd) {
-  PumpUntilDone(client_fd, upstream_fd, stop_fd);
+void TcpForwarder::Pump(int client_fd, int upstream_fd, int stop_fd, int blackhole_fd) {
+  PumpUntilDone(client_fd, upstream_fd, stop_fd, blackhole_fd);
   // Whatever ended the relay, both peers see the connection end (the
   // descriptors are closed by the owner, after the join).
   shutdown(client_fd, SHUT_RDWR);
   shutdown(upstream_fd, SHUT_RDWR);
 }
 
-void TcpForwarder::PumpUntilDone(int client_fd, int upstream_fd, int stop_fd) {
+void TcpForwarder::PumpUntilDone(int client_fd, int upstream_fd, int stop_fd, int blackhole_fd) {
   // open[i]: direction i (0: client -> upstream, 1: upstream -> client)
   // still carries data.
   const int from[2] = {client_fd, upstream_fd};
@@ -149,14 +177,19 @@ void TcpForwarder::PumpUntilDone(int client_fd, int upstream_fd, int stop_fd) {
   bool open[2] = {true, true};
   char buffer[64 * 1024];
   while (open[0] || open[1]) {
-    pollfd fds[3] = {{.fd = open[0] ? from[0] : -1, .events = POLLIN, .revents = 0},
+    pollfd fds[4] = {{.fd = open[0] ? from[0] : -1, .events = POLLIN, .revents = 0},
                      {.fd = open[1] ? from[1] : -1, .events = POLLIN, .revents = 0},
-                     {.fd = stop_fd, .events = POLLIN, .revents = 0}};
-    if (poll(fds, 3, -1) < 0) {
+                     {.fd = stop_fd, .events = POLLIN, .revents = 0},
+                     {.fd = blackhole_fd, .events = POLLIN, .revents = 0}};
+    if (poll(fds, 4, -1) < 0) {
       if (errno == EINTR) continue;
       return;
     }
     if (fds[2].revents != 0) return;
+    if (fds[3].revents != 0) {
+      WaitForStop(stop_fd);
+      return;
+    }
     for (int i = 0; i < 2; ++i) {
       if (!open[i] || fds[i].revents == 0) continue;
       ssize_t n = recv(from[i], buffer, sizeof(buffer), 0);

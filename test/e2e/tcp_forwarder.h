@@ -17,9 +17,12 @@ namespace propsy::e2e {
 // one client and one server.
 //
 // States: forwarding (listening, relaying) <-> cut (not listening: new
-// connections are refused; every relayed connection was closed). Cut and
-// Restore are called from one test thread; relaying runs on threads of its
-// own (one accept thread, one per connection), all joined by Cut and by the
+// connections are refused; every relayed connection was closed), and
+// forwarding -> blackholed (nothing is relayed or accepted any more, but
+// every socket stays open: the kernel still acknowledges what a client
+// sends, as with a peer that froze) -> cut. Cut, Blackhole and Restore are
+// called from one test thread; relaying runs on threads of its own (one
+// accept thread, one per connection), all joined by Cut and by the
 // destructor.
 class TcpForwarder {
  public:
@@ -36,6 +39,8 @@ class TcpForwarder {
   // Stops listening and closes every relayed connection (both sides).
   // Idempotent.
   void Cut();
+  // Stops relaying and accepting without closing anything. Cut ends it.
+  void Blackhole();
   // Listens on the same port again. An error if the port cannot be had.
   absl::Status Restore();
 
@@ -48,14 +53,15 @@ class TcpForwarder {
 
   explicit TcpForwarder(int target_port) : target_port_(target_port) {}
   absl::Status Listen(int port);
-  void AcceptLoop(int listen_fd, int stop_fd);
-  static void Pump(int client_fd, int upstream_fd, int stop_fd);
-  static void PumpUntilDone(int client_fd, int upstream_fd, int stop_fd);
+  void AcceptLoop(int listen_fd, int stop_fd, int blackhole_fd);
+  static void Pump(int client_fd, int upstream_fd, int stop_fd, int blackhole_fd);
+  static void PumpUntilDone(int client_fd, int upstream_fd, int stop_fd, int blackhole_fd);
 
   const int target_port_;
   int port_ = 0;
   int listen_fd_ = -1;
-  int stop_fd_ = -1;  // eventfd: readable once Cut began
+  int stop_fd_ = -1;       // eventfd: readable once Cut began
+  int blackhole_fd_ = -1;  // eventfd: readable once Blackhole was called
   std::thread accept_thread_;
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<Relay>> relays_ ABSL_GUARDED_BY(mu_);
