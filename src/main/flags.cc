@@ -405,6 +405,12 @@ absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& arg
                  return absl::OkStatus();
                });
 
+  flags.Bool(
+      "legacyendpoints", &options.legacy_endpoints,
+      "also read core/v1 Endpoints where a cluster serves EndpointSlices: a service\n"
+      "with no EndpointSlice in a cluster uses its Endpoints object there (-legacyendpoints=false\n"
+      "saves the watch on very large clusters)");
+
   absl::StatusOr<FlagSet::Outcome> outcome = flags.Parse(args);
   if (!outcome.ok()) return outcome.status();
   switch (*outcome) {

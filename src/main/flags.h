@@ -52,6 +52,9 @@ struct PropsyOptions {
   bool leader_elect = false;
   std::string lease_namespace;  // default: the pod's namespace in cluster, else "default"
   std::string lease_name = "propsy";
+  // Also watch core/v1 Endpoints on clusters that serve EndpointSlices (a
+  // service without slices there uses its Endpoints object).
+  bool legacy_endpoints = true;
   // Not errors, but worth a log line at start-up.
   std::vector<std::string> warnings;
 };

@@ -42,14 +42,16 @@ namespace {
 // connection set per API server.
 class SourceFactory {
  public:
-  explicit SourceFactory(std::vector<std::string> namespaces)
-      : namespaces_(std::move(namespaces)) {}
+  SourceFactory(std::vector<std::string> namespaces, bool legacy_endpoints)
+      : namespaces_(std::move(namespaces)), legacy_endpoints_(legacy_endpoints) {}
 
   absl::StatusOr<std::unique_ptr<sources::ClusterSource>> Make(const std::string& flag,
                                                                const std::string& source,
                                                                sources::KubeSourceRole role) {
     if (source.starts_with("dir:")) {
-      auto dir = sources::DirSource::Create(source.substr(4));
+      sources::DirSourceOptions dir_options;
+      dir_options.log_endpoints_fallback = role == sources::KubeSourceRole::kEndpoint;
+      auto dir = sources::DirSource::Create(source.substr(4), dir_options);
       if (!dir.ok()) return Named(flag, source, dir.status());
       return std::unique_ptr<sources::ClusterSource>(std::move(*dir));
     }
@@ -58,6 +60,7 @@ class SourceFactory {
     sources::KubeSourceOptions options;
     options.role = role;
     options.namespaces = namespaces_;
+    options.legacy_endpoints = legacy_endpoints_;
     options.description = source == "incluster" ? "incluster" : "kubeconfig " + source;
     return std::unique_ptr<sources::ClusterSource>(
         std::make_unique<sources::KubeSource>(*transport, std::move(options)));
@@ -89,6 +92,7 @@ class SourceFactory {
   }
 
   const std::vector<std::string> namespaces_;
+  const bool legacy_endpoints_;
   std::map<std::string, std::shared_ptr<kube::HttpTransport>> transports_;
 };
 
@@ -123,7 +127,7 @@ int Run(const PropsyOptions& options) {
   std::vector<model::ClusterInfo> endpoint_clusters;
   std::vector<std::unique_ptr<sources::ClusterSource>> config_sources;
   std::vector<std::unique_ptr<sources::ClusterSource>> endpoint_sources;
-  SourceFactory source_factory(options.namespaces);
+  SourceFactory source_factory(options.namespaces, options.legacy_endpoints);
   for (const ConfigClusterFlag& flag : options.config_clusters) {
     auto source =
         source_factory.Make("configcluster", flag.source, sources::KubeSourceRole::kConfig);

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <set>
 
 #include "model/json_fields.h"
@@ -126,6 +127,14 @@ absl::Status ObjectStore::Upsert(ObjectKind kind, const rapidjson::Value& object
   }
   if (changed) snapshot_.reset();
   return status;
+}
+
+bool UsesCoreEndpoints(const ServiceEndpoints& endpoints) {
+  const bool any_slice =
+      std::any_of(endpoints.slices.begin(), endpoints.slices.end(),
+                  [](const auto& slice) { return slice.second.last_good.has_value(); });
+  return !any_slice && endpoints.core_endpoints.has_value() &&
+         endpoints.core_endpoints->last_good.has_value();
 }
 
 void ObjectStore::EditEndpoints(const ObjectKey& service,

@@ -45,6 +45,11 @@ struct ServiceEndpoints {
   std::optional<Entry<std::vector<EndpointSlice>>> core_endpoints;
 };
 
+// Whether a service's endpoints in a cluster come from its core/v1
+// Endpoints object: the cluster has no valid EndpointSlice for it and a
+// valid Endpoints object (SPEC §3: the fallback is per service and cluster).
+bool UsesCoreEndpoints(const ServiceEndpoints& endpoints);
+
 // An immutable snapshot of everything one cluster source holds. Copies share
 // the per-service endpoint sets.
 struct ClusterObjects {

@@ -467,6 +467,7 @@ void DirSource::Report(std::vector<std::string> problems) {
   }
   reported_ = true;
   last_reported_ = state;
+  if (options_.log_endpoints_fallback) fallback_log_.Update(state.objects);
   on_change_(std::move(state));
 }
 

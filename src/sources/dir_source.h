@@ -15,6 +15,7 @@
 #include "model/cluster_objects.h"
 #include "model/manifest.h"
 #include "sources/cluster_source.h"
+#include "sources/endpoints_fallback_log.h"
 
 namespace propsy::sources {
 
@@ -26,6 +27,9 @@ struct DirSourceOptions {
   std::chrono::milliseconds max_delay{1000};
   // While the directory is missing, how often to look for it again.
   std::chrono::milliseconds missing_poll{1000};
+  // Log which services use their core/v1 Endpoints (no EndpointSlice):
+  // set where the source is an endpoint cluster.
+  bool log_endpoints_fallback = false;
 };
 
 // A `dir:PATH` cluster: every *.yaml, *.yml and *.json file under PATH
@@ -154,6 +158,7 @@ class DirSource : public ClusterSource {
   std::set<std::string> logged_problems_;   // so each is logged once
   bool reported_ = false;
   ClusterState last_reported_;
+  EndpointsFallbackLog fallback_log_{Describe()};
 };
 
 }  // namespace propsy::sources

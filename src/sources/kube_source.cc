@@ -32,7 +32,7 @@ std::string CollectionPath(std::string_view group_version_prefix, std::string_vi
 
 std::vector<KubeCollection> KubeCollections(KubeSourceRole role,
                                             const std::vector<std::string>& namespaces,
-                                            bool endpoint_slices) {
+                                            bool endpoint_slices, bool legacy_endpoints) {
   std::vector<std::string> scopes;
   std::set<std::string> seen;
   for (const std::string& name : namespaces) {
@@ -54,25 +54,32 @@ std::vector<KubeCollection> KubeCollections(KubeSourceRole role,
                              .kind = model::ObjectKind::kSecret,
                              .field_selector = "type=kubernetes.io/tls",
                              .label_selector = ""});
-    } else if (endpoint_slices) {
-      // Slices without the service label belong to no Service ProPsy uses.
-      collections.push_back(
-          {.path = CollectionPath("/apis/discovery.k8s.io/v1", "endpointslices", scope),
-           .kind = model::ObjectKind::kEndpointSlice,
-           .field_selector = "",
-           .label_selector = "kubernetes.io/service-name"});
     } else {
-      collections.push_back({.path = CollectionPath("/api/v1", "endpoints", scope),
-                             .kind = model::ObjectKind::kEndpoints,
-                             .field_selector = "",
-                             .label_selector = ""});
+      if (endpoint_slices) {
+        // Slices without the service label belong to no Service ProPsy uses.
+        collections.push_back(
+            {.path = CollectionPath("/apis/discovery.k8s.io/v1", "endpointslices", scope),
+             .kind = model::ObjectKind::kEndpointSlice,
+             .field_selector = "",
+             .label_selector = "kubernetes.io/service-name"});
+      }
+      // Hand-written Endpoints with no Service are mirrored into slices by
+      // no controller: read them too, for the services they alone describe.
+      if (!endpoint_slices || legacy_endpoints) {
+        collections.push_back({.path = CollectionPath("/api/v1", "endpoints", scope),
+                               .kind = model::ObjectKind::kEndpoints,
+                               .field_selector = "",
+                               .label_selector = ""});
+      }
     }
   }
   return collections;
 }
 
 KubeSource::KubeSource(std::shared_ptr<kube::HttpTransport> transport, KubeSourceOptions options)
-    : transport_(std::move(transport)), options_(std::move(options)) {
+    : transport_(std::move(transport)),
+      options_(std::move(options)),
+      fallback_log_(options_.description.empty() ? transport_->Describe() : options_.description) {
   if (!options_.hooks.random) rng_.seed(std::random_device{}());
 }
 
@@ -262,8 +269,8 @@ void KubeSource::StartReflectors(bool endpoint_slices) {
   kube::ObjectSink& sink = *this;  // the base is private: convert here
   {
     std::lock_guard lock(mu_);
-    for (const KubeCollection& collection :
-         KubeCollections(options_.role, options_.namespaces, endpoint_slices)) {
+    for (const KubeCollection& collection : KubeCollections(
+             options_.role, options_.namespaces, endpoint_slices, options_.legacy_endpoints)) {
       kube::ReflectorOptions reflector_options = options_.reflector;
       reflector_options.collection_path = collection.path;
       reflector_options.kind = collection.kind;
@@ -358,6 +365,7 @@ std::optional<std::chrono::system_clock::time_point> KubeSource::Report() {
   if (state.synced && !last_reported_.synced) spdlog::info("{}: initial lists done", Describe());
   reported_ = true;
   last_reported_ = state;
+  fallback_log_.Update(state.objects);
   on_change_(std::move(state));
   return next_check;
 }

@@ -22,6 +22,7 @@
 #include "kube/reflector.h"
 #include "model/cluster_objects.h"
 #include "sources/cluster_source.h"
+#include "sources/endpoints_fallback_log.h"
 
 namespace propsy::sources {
 
@@ -30,8 +31,9 @@ enum class KubeSourceRole {
   // -configcluster: ProPsyServices and kubernetes.io/tls Secrets.
   kConfig,
   // -endpointcluster: discovery.k8s.io/v1 EndpointSlices (labelled with
-  // kubernetes.io/service-name), or core/v1 Endpoints on clusters without
-  // that API.
+  // kubernetes.io/service-name) and core/v1 Endpoints, the fallback of
+  // services without slices (only Endpoints on clusters without the
+  // EndpointSlice API; only slices with legacy_endpoints off).
   kEndpoint,
 };
 
@@ -40,6 +42,9 @@ struct KubeSourceOptions {
   // Watch only these namespaces (one reflector per namespace and
   // collection); empty: cluster-wide.
   std::vector<std::string> namespaces;
+  // -legacyendpoints: an endpoint source also watches core/v1 Endpoints on a
+  // cluster that serves EndpointSlices.
+  bool legacy_endpoints = true;
   // For logs and /debug, e.g. "kubeconfig /k/a.yaml".
   std::string description;
   // The source reports stale once the API server has been unreachable (any
@@ -60,19 +65,22 @@ struct KubeCollection {
   std::string field_selector;
   std::string label_selector;
 };
-// The API paths of `role`; `endpoint_slices` chooses EndpointSlices over
-// core/v1 Endpoints (ignored for kConfig).
+// The API paths of `role` (for kEndpoint: EndpointSlices when the cluster
+// serves them, core/v1 Endpoints when it does not or when
+// `legacy_endpoints`).
 std::vector<KubeCollection> KubeCollections(KubeSourceRole role,
                                             const std::vector<std::string>& namespaces,
-                                            bool endpoint_slices);
+                                            bool endpoint_slices, bool legacy_endpoints);
 
 // A ClusterSource fed by one Kubernetes API server: one Reflector per
 // collection (and namespace) into one ObjectStore.
 //
 // Start-up (on the source's own thread): an endpoint source first asks
 // GET /apis/discovery.k8s.io/v1; 404 means the cluster has no EndpointSlice
-// API and core/v1 Endpoints are read instead (other answers are retried with
-// backoff). Then the reflectors start.
+// API and only core/v1 Endpoints are read (other answers are retried with
+// backoff). Then the reflectors start. Where both kinds are read, a service
+// uses its Endpoints object only while the cluster has no EndpointSlice for
+// it (model::UsesCoreEndpoints), and the log says which services do.
 //
 // Invariants:
 // - The store is written only under `mu_` (several reflector threads feed
@@ -136,6 +144,7 @@ class KubeSource : public ClusterSource, private kube::ObjectSink {
   std::mt19937_64 rng_;
   bool reported_ = false;
   ClusterState last_reported_;
+  EndpointsFallbackLog fallback_log_;
 
   mutable std::mutex mu_;
   std::condition_variable wake_;

@@ -61,15 +61,13 @@ std::vector<HostEndpoint> CollectEndpoints(const model::ClusterObjects& objects,
   if (it == objects.endpoints.end() || it->second == nullptr) return {};
   const model::ServiceEndpoints& sets = *it->second;
   HostMap hosts;
-  bool any_slice = false;
-  for (const auto& [name, entry] : sets.slices) {
-    if (!entry.last_good) continue;
-    any_slice = true;
-    AddSlice(*entry.last_good, port, hosts);
-  }
-  if (!any_slice && sets.core_endpoints && sets.core_endpoints->last_good) {
+  if (model::UsesCoreEndpoints(sets)) {
     for (const model::EndpointSlice& slice : *sets.core_endpoints->last_good) {
       AddSlice(slice, port, hosts);
+    }
+  } else {
+    for (const auto& [name, entry] : sets.slices) {
+      if (entry.last_good) AddSlice(*entry.last_good, port, hosts);
     }
   }
   std::vector<HostEndpoint> result;

@@ -50,6 +50,7 @@ TEST(ParseCommandLineTest, DefaultsMatchTheSpec) {
   EXPECT_EQ(options.drain_period, std::chrono::seconds(10));
   EXPECT_FALSE(options.debug);
   EXPECT_FALSE(options.peer_skip_cn);
+  EXPECT_TRUE(options.legacy_endpoints);
   EXPECT_THAT(options.namespaces, IsEmpty());
   EXPECT_THAT(options.warnings, IsEmpty());
   ASSERT_EQ(options.config_clusters.size(), 1u);
@@ -89,6 +90,7 @@ TEST(ParseCommandLineTest, EveryFlagInEveryForm) {
       "-synctimeout",
       "1m30s",
       "-drainperiod=2500ms",
+      "-legacyendpoints=false",
   });
   EXPECT_EQ(options.listen, "127.0.0.1:0");
   EXPECT_EQ(options.zone, "z1");
@@ -113,6 +115,7 @@ TEST(ParseCommandLineTest, EveryFlagInEveryForm) {
   EXPECT_THAT(options.namespaces, ElementsAre("team-a", "team-b"));
   EXPECT_EQ(options.sync_timeout, std::chrono::seconds(90));
   EXPECT_EQ(options.drain_period, std::chrono::milliseconds(2500));
+  EXPECT_FALSE(options.legacy_endpoints);
   EXPECT_THAT(options.warnings, IsEmpty());
 }
 
@@ -282,7 +285,7 @@ TEST(ParseCommandLineTest, HelpListsEveryFlag) {
         "-endpointcluster SRC:ZONE:PRIORITY", "-servercert string", "-serverkey string",
         "-clientverifyca string", "-peerskipcn", "-listenhealth HOST:PORT", "-debug",
         "-xdscluster string", "-namespace NAME", "-synctimeout duration", "-drainperiod duration",
-        "-leaderelect", "-leasenamespace NAME", "-leasename NAME"}) {
+        "-leaderelect", "-leasenamespace NAME", "-leasename NAME", "-legacyendpoints"}) {
     EXPECT_THAT(help->text, HasSubstr(std::string("  ") + flag + "\n")) << flag;
   }
   EXPECT_THAT(help->text, HasSubstr("(default \":8888\")"));
@@ -290,6 +293,7 @@ TEST(ParseCommandLineTest, HelpListsEveryFlag) {
   EXPECT_THAT(help->text, HasSubstr("(default \"xds_cluster\")"));
   EXPECT_THAT(help->text, HasSubstr("(default 30s)"));
   EXPECT_THAT(help->text, HasSubstr("(default 10s)"));
+  EXPECT_THAT(help->text, HasSubstr("saves the watch on very large clusters) (default true)"));
 
   // -h wins even when the rest would be invalid.
   absl::StatusOr<CommandLine> short_help = ParseCommandLine({"-h"});

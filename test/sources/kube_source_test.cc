@@ -122,7 +122,7 @@ class KubeSourceTest : public ::testing::Test {
 };
 
 TEST(KubeCollectionsTest, PathsPerRoleAndNamespace) {
-  std::vector<KubeCollection> config = KubeCollections(KubeSourceRole::kConfig, {}, true);
+  std::vector<KubeCollection> config = KubeCollections(KubeSourceRole::kConfig, {}, true, true);
   ASSERT_EQ(config.size(), 2u);
   EXPECT_EQ(config[0].path, kServicesPath);
   EXPECT_EQ(config[0].kind, model::ObjectKind::kProPsyService);
@@ -130,17 +130,31 @@ TEST(KubeCollectionsTest, PathsPerRoleAndNamespace) {
   EXPECT_EQ(config[1].kind, model::ObjectKind::kSecret);
   EXPECT_EQ(config[1].field_selector, "type=kubernetes.io/tls");
 
+  // -legacyendpoints=false: slices only, per namespace.
   std::vector<KubeCollection> namespaced =
-      KubeCollections(KubeSourceRole::kEndpoint, {"a", "b", "a"}, true);
+      KubeCollections(KubeSourceRole::kEndpoint, {"a", "b", "a"}, true, false);
   ASSERT_EQ(namespaced.size(), 2u);
   EXPECT_EQ(namespaced[0].path, "/apis/discovery.k8s.io/v1/namespaces/a/endpointslices");
   EXPECT_EQ(namespaced[1].path, "/apis/discovery.k8s.io/v1/namespaces/b/endpointslices");
   EXPECT_EQ(namespaced[0].label_selector, "kubernetes.io/service-name");
 
-  std::vector<KubeCollection> core = KubeCollections(KubeSourceRole::kEndpoint, {"a"}, false);
-  ASSERT_EQ(core.size(), 1u);
-  EXPECT_EQ(core[0].path, "/api/v1/namespaces/a/endpoints");
-  EXPECT_EQ(core[0].kind, model::ObjectKind::kEndpoints);
+  // The default: slices and the core/v1 Endpoints fallback.
+  std::vector<KubeCollection> both = KubeCollections(KubeSourceRole::kEndpoint, {"a"}, true, true);
+  ASSERT_EQ(both.size(), 2u);
+  EXPECT_EQ(both[0].path, "/apis/discovery.k8s.io/v1/namespaces/a/endpointslices");
+  EXPECT_EQ(both[0].kind, model::ObjectKind::kEndpointSlice);
+  EXPECT_EQ(both[1].path, "/api/v1/namespaces/a/endpoints");
+  EXPECT_EQ(both[1].kind, model::ObjectKind::kEndpoints);
+  EXPECT_EQ(both[1].label_selector, "");
+
+  // No EndpointSlice API: Endpoints only, whatever -legacyendpoints says.
+  for (bool legacy : {true, false}) {
+    std::vector<KubeCollection> core =
+        KubeCollections(KubeSourceRole::kEndpoint, {"a"}, false, legacy);
+    ASSERT_EQ(core.size(), 1u);
+    EXPECT_EQ(core[0].path, "/api/v1/namespaces/a/endpoints");
+    EXPECT_EQ(core[0].kind, model::ObjectKind::kEndpoints);
+  }
 }
 
 TEST_F(KubeSourceTest, SyncedOnlyAfterEveryReflectorListed) {
@@ -228,8 +242,48 @@ TEST_F(KubeSourceTest, UnreachableFromTheStartReportsStaleButNotSynced) {
   EXPECT_THAT(stale->problems, Contains(HasSubstr("no route to host")));
 }
 
-TEST_F(KubeSourceTest, EndpointSlicesWhenTheClusterHasTheApi) {
+// SPEC §3: a service uses its Endpoints object only where the cluster has
+// no EndpointSlice for it. "web" has both (slices win), "legacy" only a
+// hand-written Endpoints object (no Service, so no controller mirrors it).
+TEST_F(KubeSourceTest, SlicesAndTheirCoreEndpointsFallbackWhenTheClusterHasTheApi) {
   options_.role = KubeSourceRole::kEndpoint;
+  transport_->PushList(kDiscoveryPath, Reply(200, R"({"kind":"APIResourceList"})"));
+  transport_->PushList("/apis/discovery.k8s.io/v1/endpointslices",
+                       Reply(200, ListBody("3", "", {kube::testing::Slice("web-1", "10.0.0.1")})));
+  transport_->PushList("/api/v1/endpoints",
+                       Reply(200, ListBody("4", "",
+                                           {CoreEndpoints("web", "10.0.0.9"),
+                                            CoreEndpoints("legacy", "10.0.0.2")})));
+  Start();
+  std::optional<ClusterState> synced = WaitForState([](const ClusterState& s) { return s.synced; });
+  ASSERT_TRUE(synced.has_value());
+  const auto& endpoints = synced->objects->endpoints;
+  ASSERT_EQ(endpoints.size(), 2u);
+  const model::ServiceEndpoints& web = *endpoints.at({"shop", "web"});
+  EXPECT_EQ(web.slices.size(), 1u);
+  EXPECT_TRUE(web.core_endpoints.has_value());
+  EXPECT_FALSE(model::UsesCoreEndpoints(web));
+  EXPECT_TRUE(model::UsesCoreEndpoints(*endpoints.at({"shop", "legacy"})));
+  const std::vector<ParsedPath> requests = transport_->parsed_requests();
+  ASSERT_GE(requests.size(), 3u);
+  EXPECT_EQ(requests[0].path, kDiscoveryPath);
+  std::set<std::string> listed;
+  for (const ParsedPath& request : requests) {
+    if (request.path == "/apis/discovery.k8s.io/v1/endpointslices") {
+      EXPECT_EQ(request.Param("labelSelector"), "kubernetes.io/service-name");
+    }
+    if (!request.watch()) listed.insert(request.path);
+  }
+  EXPECT_THAT(listed, ElementsAre("/api/v1/endpoints", kDiscoveryPath,
+                                  "/apis/discovery.k8s.io/v1/endpointslices"));
+  EXPECT_THAT(source_->Counters(),
+              ElementsAre(::testing::Field(&CollectionCounters::resource, "endpointslices"),
+                          ::testing::Field(&CollectionCounters::resource, "endpoints")));
+}
+
+TEST_F(KubeSourceTest, LegacyEndpointsOffWatchesSlicesOnly) {
+  options_.role = KubeSourceRole::kEndpoint;
+  options_.legacy_endpoints = false;
   transport_->PushList(kDiscoveryPath, Reply(200, R"({"kind":"APIResourceList"})"));
   transport_->PushList("/apis/discovery.k8s.io/v1/endpointslices",
                        Reply(200, ListBody("3", "", {kube::testing::Slice("web-1", "10.0.0.1")})));
@@ -237,13 +291,10 @@ TEST_F(KubeSourceTest, EndpointSlicesWhenTheClusterHasTheApi) {
   std::optional<ClusterState> synced = WaitForState([](const ClusterState& s) { return s.synced; });
   ASSERT_TRUE(synced.has_value());
   ASSERT_EQ(synced->objects->endpoints.size(), 1u);
-  const auto& [service, endpoints] = *synced->objects->endpoints.begin();
-  EXPECT_EQ(service.ToString(), "shop/web");
-  EXPECT_EQ(endpoints->slices.size(), 1u);
-  const std::vector<ParsedPath> requests = transport_->parsed_requests();
-  ASSERT_GE(requests.size(), 2u);
-  EXPECT_EQ(requests[0].path, kDiscoveryPath);
-  EXPECT_EQ(requests[1].Param("labelSelector"), "kubernetes.io/service-name");
+  EXPECT_EQ(source_->Stats().size(), 1u);
+  for (const ParsedPath& request : transport_->parsed_requests()) {
+    EXPECT_THAT(request.path, AnyOf(kDiscoveryPath, "/apis/discovery.k8s.io/v1/endpointslices"));
+  }
 }
 
 TEST_F(KubeSourceTest, FallsBackToCoreEndpointsWhenDiscoveryIsMissing) {
