@@ -10,12 +10,15 @@
 #
 #   bench/compare.sh [--mode sotw|delta] [--smoke] [--keep]
 #                    [--nodes N] [--services S] [--endpoints E] [--clusters C]
+#                    [--stuck N]
 #
 # Defaults: state-of-the-world, 1,000 nodes, 2,000 services, 50,000 endpoints
 # over 3 clusters. --smoke is 50 nodes, 100 services, 2,000 endpoints (scale
 # options given as well still win). PROPSY_BINARY picks the ProPsy binary
 # (default build/src/main/propsy). Logs and data go to a fresh run directory,
-# removed at the end unless --keep or a step failed.
+# removed at the end unless --keep or a step failed. --stuck N adds N streams
+# that ask for every cluster and load assignment and never read (xds_load
+# -stuck), to show what a hung Envoy costs the others.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -25,7 +28,7 @@ usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}/
 die() { echo "compare: $*" >&2; exit 2; }
 
 mode=sotw smoke=0 keep=0
-nodes="" services="" endpoints="" clusters=""
+nodes="" services="" endpoints="" clusters="" stuck=0
 while [ $# -gt 0 ]; do
   opt="$1" value=""
   case "$opt" in
@@ -35,7 +38,7 @@ while [ $# -gt 0 ]; do
     -h | --help) usage; exit 0 ;;
     --smoke) smoke=1; shift; continue ;;
     --keep) keep=1; shift; continue ;;
-    --mode | --nodes | --services | --endpoints | --clusters)
+    --mode | --nodes | --services | --endpoints | --clusters | --stuck)
       if [ -z "$value" ]; then
         [ $# -ge 2 ] || die "$opt needs a value"
         value="$2"; shift
@@ -46,6 +49,9 @@ while [ $# -gt 0 ]; do
   case "$opt" in
     --mode)
       case "$value" in sotw | delta) mode="$value" ;; *) die "--mode must be sotw or delta, not '$value'" ;; esac ;;
+    --stuck)
+      [[ "$value" =~ ^[0-9]+$ ]] || die "--stuck must be a whole number, not '$value'"
+      stuck="$value" ;;
     *)
       [[ "$value" =~ ^[1-9][0-9]*$ ]] || die "$opt must be a positive integer, not '$value'"
       printf -v "${opt#--}" '%s' "$value" ;;
@@ -64,7 +70,7 @@ done
 
 run="$(mktemp -d /tmp/propsy-compare.XXXXXX)"
 echo "compare: run directory $run"
-echo "compare: mode $mode, $nodes nodes, $services services, $endpoints endpoints over $clusters clusters"
+echo "compare: mode $mode, $nodes nodes, $services services, $endpoints endpoints over $clusters clusters$([ "$stuck" = 0 ] || echo ", $stuck streams that never read")"
 
 server_pid="" server_log="" step_pid="" failed=0
 stop_server() {
@@ -155,7 +161,7 @@ affected="$(python3 "$here/workload.py" affected --dir "$work" 2>>"$run/workload
 [[ "$affected" =~ ^[0-9]+$ ]] || fail "count the nodes the update affects (got '$affected')" "$run/workload.log"
 
 mapfile -t propsy_args <"$work/propsy.args"
-load_args=(-nodes "$nodes" -mode "$mode")
+load_args=(-nodes "$nodes" -mode "$mode" -stuck "$stuck")
 
 # ---- ProPsy
 server_log="$run/propsy.log"

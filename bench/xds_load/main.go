@@ -27,6 +27,10 @@
 //	xds_load -server 127.0.0.1:18000 -nodes 1000 -mode delta \
 //	    -update-cmd "python3 bench/workload.py update --dir W --kind endpoint" \
 //	    -expect-affected 100 -pid 1234 -json out.json
+//
+// With -stuck N, N more streams ask for every cluster and load assignment
+// and never read, so the server holds responses it cannot write; the
+// figures then show what such clients cost the others.
 package main
 
 import (
@@ -57,6 +61,7 @@ type config struct {
 	verify         string
 	pid            int // 0: no server process to watch
 	jsonPath       string
+	stuck          int // extra streams that never read (runStuck)
 }
 
 func (c *config) mode() string {
@@ -93,6 +98,7 @@ func parseFlags(args []string, errOut io.Writer) (*config, error) {
 	fs.StringVar(&c.verify, "verify", "", "check every node holds exactly what the dump in `DIR` says (after the update, or after the initial sync without one)")
 	fs.IntVar(&c.pid, "pid", 0, "server process whose CPU time and peak RSS are reported")
 	fs.StringVar(&c.jsonPath, "json", "", "write the figures as JSON to `FILE`")
+	fs.IntVar(&c.stuck, "stuck", 0, "extra SotW streams (node ids of the first nodes) that ask for every cluster and load assignment and never read; not part of the figures")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -140,6 +146,9 @@ func parseFlags(args []string, errOut io.Writer) (*config, error) {
 	}
 	if c.dumpAfter != "" && c.updateCmd == "" {
 		return nil, errors.New("-dump-after needs -update-cmd (use -dump-before without an update)")
+	}
+	if c.stuck < 0 {
+		return nil, fmt.Errorf("-stuck %d: must not be negative", c.stuck)
 	}
 	if c.pid < 0 {
 		return nil, fmt.Errorf("-pid %d: must be positive", c.pid)

@@ -40,6 +40,19 @@ func execute(cfg *config, out io.Writer) bool {
 		cancel()
 		wg.Wait()
 	}()
+	for i := 0; i < cfg.stuck; i++ {
+		id, zone := cfg.nodeID(i%cfg.nodes), cfg.zones[i%cfg.nodes%len(cfg.zones)]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := runStuck(ctx, cfg.server, id, zone); err != nil && ctx.Err() == nil {
+				logf("stuck stream of %s: %v", id, err)
+			}
+		}()
+	}
+	if cfg.stuck > 0 {
+		logf("%d streams that never read", cfg.stuck)
+	}
 	logf("%d nodes connecting to %s (%s)", len(nodes), cfg.server, cfg.mode())
 	for _, n := range nodes {
 		wg.Add(1)
