@@ -28,6 +28,7 @@
 #include "sources/kube_source.h"
 #include "sources/source_metrics.h"
 #include "status/lease_elector.h"
+#include "status/status_metrics.h"
 #include "status/status_writer.h"
 #include "translate/service_status.h"
 #include "xds/server.h"
@@ -205,6 +206,7 @@ int Run(const PropsyOptions& options) {
         status_writer.OnWorld(std::move(world));
       });
   control::RegisterControlMetrics(metrics, controller, watcher);
+  status::RegisterStatusMetrics(metrics, status_writer);
   std::vector<sources::LabelledSource> labelled_sources;
   for (size_t i = 0; i < config_sources.size(); ++i) {
     labelled_sources.push_back(

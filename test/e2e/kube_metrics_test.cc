@@ -106,7 +106,15 @@ TEST_F(KubeMetricsTest, LivePagePassesPromtool) {
                              "propsy_source_relists_total",
                              "propsy_source_watches_total",
                              "propsy_source_watch_restarts_total",
-                             "propsy_source_decode_errors_total"}) {
+                             "propsy_source_decode_errors_total",
+                             "propsy_status_leader",
+                             "propsy_status_lease_acquisitions_total",
+                             "propsy_status_writes_total",
+                             "propsy_status_write_conflicts_total",
+                             "propsy_status_write_errors_total",
+                             "propsy_status_events_created_total",
+                             "propsy_status_event_repeats_total",
+                             "propsy_status_queued_objects"}) {
     EXPECT_TRUE(families.types.contains(family)) << family << " is not exported";
   }
   for (const auto& [family, type] : families.types) {
