@@ -1,95 +1,82 @@
 #include "control/world_config_watcher.h"
 
-#include <fmt/format.h>
+#include <utility>
+#include <vector>
 
 namespace propsy::control {
-namespace {
-
-bool SameVersions(const xds::SnapshotPtr& a, const xds::SnapshotPtr& b) {
-  if (a == b) return true;
-  if (a == nullptr || b == nullptr) return false;
-  for (int i = 0; i < xds::kResourceTypeCount; ++i) {
-    auto type = static_cast<xds::ResourceType>(i);
-    if (a->Of(type).version != b->Of(type).version) return false;
-  }
-  return true;
-}
-
-}  // namespace
-
-class WorldConfigWatcher::Handle : public xds::WatchHandle {
- public:
-  Handle(WorldConfigWatcher& watcher, uint64_t id) : watcher_(watcher), id_(id) {}
-  ~Handle() override { watcher_.Cancel(id_); }
-
- private:
-  WorldConfigWatcher& watcher_;
-  uint64_t id_;
-};
 
 WorldConfigWatcher::WorldConfigWatcher(translate::TranslateOptions options)
     : translator_(std::move(options), interner_) {}
 
 void WorldConfigWatcher::Publish(model::WorldPtr world) {
-  std::lock_guard lock(mu_);
-  world_ = std::move(world);
-  translator_.SetWorld(world_);
-  for (auto& [id, watcher] : watchers_) {
-    xds::SnapshotPtr snapshot = SnapshotForLocked(watcher.node);
-    if (snapshot == nullptr || SameVersions(snapshot, watcher.last_sent)) continue;
-    watcher.last_sent = snapshot;
-    watcher.on_change(snapshot);
+  auto map = std::make_shared<xds::SnapshotNotifier::SnapshotMap>();
+  {
+    absl::MutexLock lock(&translator_mu_);
+    translated_world_ = world;
+    translator_.SetWorld(world);
+    std::vector<std::pair<xds::SnapshotNotifier::Key, xds::NodeInfo>> nodes =
+        notifier_.WatchedNodes();
+    map->reserve(nodes.size());
+    for (const auto& [key, node] : nodes) {
+      if (xds::SnapshotPtr snapshot = TranslateLocked(key, node)) map->emplace(key, snapshot);
+    }
+    // Forget nodes nobody watches any more, so node churn does not grow memory.
+    std::erase_if(last_good_, [&map](const auto& entry) { return !map->contains(entry.first); });
+    translator_.Prune();
+    CopyCountersLocked();
   }
-  // Forget nodes nobody watches any more, so node churn does not grow memory.
-  if (cancelled_since_prune_) {
-    std::unordered_set<NodeKey> watched;
-    for (const auto& [id, watcher] : watchers_) watched.insert(KeyOf(watcher.node));
-    std::erase_if(last_good_,
-                  [&watched](const auto& entry) { return !watched.contains(entry.first); });
-    cancelled_since_prune_ = false;
+  {
+    absl::MutexLock lock(&published_mu_);
+    world_ = std::move(world);
   }
-  translator_.Prune();
+  // Maps are made and handed over on this one thread, so they reach the
+  // notifier in order; a node first watched meanwhile was translated in the
+  // newest World already.
+  notifier_.Publish(std::move(map));
 }
 
 model::WorldPtr WorldConfigWatcher::world() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&published_mu_);
   return world_;
 }
 
 TranslationCounters WorldConfigWatcher::translation_counters() const {
-  std::lock_guard lock(mu_);
-  return translator_.counters();
+  absl::MutexLock lock(&published_mu_);
+  return counters_;
 }
 
 xds::SnapshotPtr WorldConfigWatcher::Fetch(const xds::NodeInfo& node) {
-  std::lock_guard lock(mu_);
-  return SnapshotForLocked(node);
+  const xds::SnapshotNotifier::Key key = KeyOf(node);
+  if (xds::SnapshotPtr published = notifier_.Find(key)) return published;
+  absl::MutexLock lock(&translator_mu_);
+  xds::SnapshotPtr snapshot = TranslateLocked(key, node);
+  CopyCountersLocked();
+  return snapshot;
 }
 
-std::unique_ptr<xds::WatchHandle> WorldConfigWatcher::Watch(const xds::NodeInfo& node,
-                                                            Callback on_change) {
-  std::lock_guard lock(mu_);
-  uint64_t id = next_watch_id_++;
-  Watcher watcher{.node = node, .on_change = std::move(on_change), .last_sent = nullptr};
-  watcher.last_sent = SnapshotForLocked(node);
-  if (watcher.last_sent != nullptr) watcher.on_change(watcher.last_sent);
-  watchers_.emplace(id, std::move(watcher));
-  return std::make_unique<Handle>(*this, id);
+std::unique_ptr<xds::WatchHandle> WorldConfigWatcher::Watch(const xds::NodeInfo& node, Wake wake) {
+  const xds::SnapshotNotifier::Key key = KeyOf(node);
+  if (auto handle = notifier_.WatchIfPublished(key, node, wake)) return handle;
+  // A node not in the map: translated now, in the newest World, and watched
+  // before the lock is released, so the next Publish includes it.
+  absl::MutexLock lock(&translator_mu_);
+  xds::SnapshotPtr snapshot = TranslateLocked(key, node);
+  CopyCountersLocked();
+  return notifier_.Watch(key, node, std::move(snapshot), std::move(wake));
 }
 
-void WorldConfigWatcher::Cancel(uint64_t id) {
-  std::lock_guard lock(mu_);
-  watchers_.erase(id);
-  cancelled_since_prune_ = true;
+xds::SnapshotNotifier::Key WorldConfigWatcher::KeyOf(const xds::NodeInfo& node) {
+  // The id's length first, so no id and zone pair can spell another's key.
+  std::string key = std::to_string(node.id.size());
+  key.reserve(key.size() + node.id.size() + node.zone.size() + 2);
+  key.push_back(node.uses_ads ? 'a' : 't');
+  key.append(node.id).append(node.zone);
+  return key;
 }
 
-WorldConfigWatcher::NodeKey WorldConfigWatcher::KeyOf(const xds::NodeInfo& node) {
-  return fmt::format("{}\0{}\0{}", node.id, node.zone, node.uses_ads ? 1 : 0);
-}
-
-xds::SnapshotPtr WorldConfigWatcher::SnapshotForLocked(const xds::NodeInfo& node) {
-  if (world_ == nullptr) return nullptr;
-  const NodeKey key = KeyOf(node);
+xds::SnapshotPtr WorldConfigWatcher::TranslateLocked(const xds::SnapshotNotifier::Key& key,
+                                                     const xds::NodeInfo& node) {
+  if (translated_world_ == nullptr) return nullptr;
   absl::StatusOr<xds::SnapshotPtr> snapshot = translator_.SnapshotFor(
       translate::NodeContext{.id = node.id, .zone = node.zone, .uses_ads = node.uses_ads});
   if (!snapshot.ok()) {
@@ -100,6 +87,12 @@ xds::SnapshotPtr WorldConfigWatcher::SnapshotForLocked(const xds::NodeInfo& node
   xds::SnapshotPtr& last_good = last_good_[key];
   if (last_good != *snapshot) last_good = *snapshot;
   return *snapshot;
+}
+
+void WorldConfigWatcher::CopyCountersLocked() {
+  TranslationCounters counters = translator_.counters();
+  absl::MutexLock lock(&published_mu_);
+  counters_ = counters;
 }
 
 }  // namespace propsy::control

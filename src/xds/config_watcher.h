@@ -15,18 +15,24 @@ struct NodeInfo {
   bool uses_ads = false;  // config sources in its resources should point to ADS
 };
 
-// Cancels a watch when destroyed. After the destructor returns the callback
-// is not running and will not run again.
+// A node's watch: its newest snapshot, and a wake function called when that
+// changes. Cancels the watch when destroyed; after the destructor returns
+// the wake function is not running and will not run again.
 class WatchHandle {
  public:
   virtual ~WatchHandle() = default;
+  // The watched node's newest snapshot; null while none is ready.
+  virtual SnapshotPtr Latest() const = 0;
 };
 
 // The seam between xDS serving and where configuration comes from. Streams
 // never see Kubernetes or files: they watch a node's snapshot here.
 class ConfigWatcher {
  public:
-  using Callback = std::function<void(SnapshotPtr)>;
+  // Told that the watch's snapshot changed; does no work itself (it runs on
+  // the publisher's thread) but schedules the stream's own turn, which then
+  // reads WatchHandle::Latest.
+  using Wake = std::function<void()>;
 
   virtual ~ConfigWatcher() = default;
 
@@ -34,9 +40,10 @@ class ConfigWatcher {
   // before the initial sync of the sources).
   virtual SnapshotPtr Fetch(const NodeInfo& node) = 0;
 
-  // Calls `on_change` with the node's snapshot now (if one is ready) and each
-  // time it changes. Calls may come from any thread, one at a time per watch.
-  virtual std::unique_ptr<WatchHandle> Watch(const NodeInfo& node, Callback on_change) = 0;
+  // Watches the node: the handle's Latest() is its snapshot now (if one is
+  // ready), and `wake` is called each time it changes. Wakes may come from
+  // any thread, one at a time per watch.
+  virtual std::unique_ptr<WatchHandle> Watch(const NodeInfo& node, Wake wake) = 0;
 };
 
 }  // namespace propsy::xds

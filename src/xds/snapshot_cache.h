@@ -2,18 +2,19 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "xds/config_watcher.h"
+#include "xds/snapshot_notifier.h"
 
 namespace propsy::xds {
 
 // A ConfigWatcher holding explicit snapshots keyed by node id: whoever owns
-// the configuration calls SetSnapshot, and watchers of that node are told.
-// Nodes without a snapshot get nothing until one is set. Must outlive the
-// watch handles it gives out.
+// the configuration calls SetSnapshot, and watchers of that node are woken
+// when its versions change. Nodes without a snapshot get nothing until one
+// is set. Must outlive the watch handles it gives out.
 class SnapshotCache : public ConfigWatcher {
  public:
   SnapshotCache() = default;
@@ -22,23 +23,13 @@ class SnapshotCache : public ConfigWatcher {
   void ClearSnapshot(const std::string& node_id);
 
   SnapshotPtr Fetch(const NodeInfo& node) override;
-  std::unique_ptr<WatchHandle> Watch(const NodeInfo& node, Callback on_change) override;
+  std::unique_ptr<WatchHandle> Watch(const NodeInfo& node, Wake wake) override;
 
  private:
-  class Handle;
-  struct Watcher {
-    std::string node_id;
-    Callback on_change;
-  };
-
-  void Cancel(uint64_t watch_id);
-
-  // Held while callbacks run, which is what makes a cancelled watch quiet.
-  std::mutex mu_;
+  // Serializes setters, so maps are published in the order they were made.
+  absl::Mutex mu_;
   std::map<std::string, SnapshotPtr> snapshots_ ABSL_GUARDED_BY(mu_);
-  std::multimap<std::string, uint64_t> watch_ids_by_node_ ABSL_GUARDED_BY(mu_);
-  std::map<uint64_t, Watcher> watchers_ ABSL_GUARDED_BY(mu_);
-  uint64_t next_watch_id_ ABSL_GUARDED_BY(mu_) = 1;
+  SnapshotNotifier notifier_;
 };
 
 }  // namespace propsy::xds

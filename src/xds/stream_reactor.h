@@ -1,13 +1,14 @@
 #pragma once
 
+#include <grpcpp/alarm.h>
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
 #include <memory>
-#include <mutex>
 #include <optional>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "envoy/service/discovery/v3/discovery.pb.h"
 #include "xds/config_watcher.h"
 #include "xds/name_sets.h"
@@ -38,10 +39,14 @@ struct StreamContext {
 // the server's StreamDrain, which refuses it (UNAVAILABLE) once the server
 // drains and closes it (UNAVAILABLE) when its turn in the drain comes.
 //
-// The protocol lives in `State` (SotwStreamState or DeltaStreamState). A new
-// snapshot only replaces the state's pointer; responses are built when the
-// wire is free, so a stuck client holds one snapshot, not a queue, and never
-// slows another stream. Start*/Finish are never called with mu_ held.
+// The protocol lives in `State` (SotwStreamState or DeltaStreamState). The
+// stream plans its responses only on its own turns: a read or a write
+// completing, or a turn it asked gRPC for (an Alarm due at once) when the
+// config watcher woke it. A wake only sets a flag, so the publisher never
+// does a stream's work; the turn reads the newest snapshot then. Responses
+// are built when the wire is free, so a stuck client holds one snapshot, not
+// a queue, and never slows another stream. Start*/Finish and the watch
+// handle are never called with mu_ held (lock order: watch → mu_).
 template <typename State>
 class StreamReactor final
     : public grpc::ServerBidiReactor<typename State::Request, typename State::Response> {
@@ -57,6 +62,7 @@ class StreamReactor final
     auto reactor =
         std::shared_ptr<StreamReactor>(new StreamReactor(context, deps, fixed_type, kind));
     reactor->self_ = reactor;
+    reactor->weak_self_ = reactor;
     reactor->StartRead(&reactor->request_);
     return reactor.get();
   }
@@ -87,7 +93,7 @@ class StreamReactor final
     }
     absl::StatusOr<RequestEvent> event;
     {
-      std::lock_guard lock(mu_);
+      absl::MutexLock lock(&mu_);
       event = state_.OnRequest(request_);
     }
     if (!event.ok()) {
@@ -103,15 +109,18 @@ class StreamReactor final
                    event->version, event->error);
     }
     if (first) {
-      std::weak_ptr<StreamReactor> weak = self_;
-      watch_ = deps_.watcher.Watch(node_, [weak](SnapshotPtr snapshot) {
-        if (auto self = weak.lock()) self->OnSnapshot(std::move(snapshot));
+      std::shared_ptr<WatchHandle> watch = deps_.watcher.Watch(node_, [weak = weak_self_] {
+        if (auto self = weak.lock()) self->OnWake();
       });
+      absl::MutexLock lock(&mu_);
+      watch_ = std::move(watch);
+      snapshot_changed_ = true;
     }
     // Freed rather than cleared: a cleared message keeps its strings for
     // reuse, and a thousand idle streams would each keep hundreds of names.
     request_ = Request();
     this->StartRead(&request_);
+    TakeLatestSnapshot();
     MaybeWrite();
   }
 
@@ -134,8 +143,7 @@ class StreamReactor final
         return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, std::string(status.message()));
       }
     }
-    std::weak_ptr<StreamReactor> weak = self_;
-    admission_ = deps_.drain.Admit([weak] {
+    admission_ = deps_.drain.Admit([weak = weak_self_] {
       if (auto self = weak.lock()) {
         self->FinishWith(
             grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"));
@@ -149,12 +157,48 @@ class StreamReactor final
     return grpc::Status::OK;
   }
 
-  void OnSnapshot(SnapshotPtr snapshot) {
+  // The watcher's wake: notes the change and asks for a turn, unless one is
+  // coming anyway (a write in flight ends in OnWriteDone, which plans).
+  void OnWake() {
     {
-      std::lock_guard lock(mu_);
-      state_.SetSnapshot(std::move(snapshot));
+      absl::MutexLock lock(&mu_);
+      snapshot_changed_ = true;
+      if (finishing_ || writing_ || turn_requested_) return;
+      turn_requested_ = true;
     }
+    // An alarm already due: gRPC runs the callback on one of its threads.
+    // One alarm per turn, freed by its own callback: an alarm must not be
+    // set again while its previous callback may still run.
+    auto alarm = std::make_shared<grpc::Alarm>();
+    grpc::Alarm& turn = *alarm;
+    turn.Set(gpr_inf_past(GPR_CLOCK_MONOTONIC),
+             [weak = weak_self_, alarm = std::move(alarm)](bool) mutable {
+               alarm.reset();
+               if (auto self = weak.lock()) self->OnTurn();
+             });
+  }
+
+  void OnTurn() {
+    {
+      absl::MutexLock lock(&mu_);
+      turn_requested_ = false;
+    }
+    TakeLatestSnapshot();
     MaybeWrite();
+  }
+
+  // Moves the watch's newest snapshot into the protocol state, if it changed.
+  void TakeLatestSnapshot() {
+    std::shared_ptr<WatchHandle> watch;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!snapshot_changed_ || watch_ == nullptr) return;
+      snapshot_changed_ = false;
+      watch = watch_;
+    }
+    SnapshotPtr snapshot = watch->Latest();
+    absl::MutexLock lock(&mu_);
+    state_.SetSnapshot(std::move(snapshot));
   }
 
   // Builds the next response, if any is due, and writes it when the write
@@ -163,7 +207,7 @@ class StreamReactor final
     SentSummary summary;
     std::optional<Response> response;
     {
-      std::lock_guard lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (writing_ || finishing_) return;
       response = state_.NextResponse(&summary);
       if (!response.has_value()) return;
@@ -172,9 +216,8 @@ class StreamReactor final
     deps_.registry.OnSent(*stream_id_, summary);
     size_t bytes = 0;
     for (const ResourcePtr& resource : summary.resources) bytes += resource->body.ByteSizeLong();
-    std::weak_ptr<StreamReactor> weak = self_;
     deps_.write_budget.Acquire(
-        bytes, [weak, response = std::move(*response),
+        bytes, [weak = weak_self_, response = std::move(*response),
                 resources = std::move(summary.resources)](WriteBudget::Grant grant) mutable {
           // The reactor lives until OnDone, which cannot come while this
           // write is pending; the check guards the impossible anyway.
@@ -195,7 +238,7 @@ class StreamReactor final
     grant_ = WriteBudget::Grant();
     std::optional<grpc::Status> finish;
     {
-      std::lock_guard lock(mu_);
+      absl::MutexLock lock(&mu_);
       writing_ = false;
       if (finishing_ && pending_finish_.has_value()) finish = std::exchange(pending_finish_, {});
     }
@@ -203,13 +246,15 @@ class StreamReactor final
       this->Finish(*finish);
       return;
     }
-    if (ok) MaybeWrite();  // otherwise the call broke; OnReadDone(false) follows
+    if (!ok) return;       // the call broke; OnReadDone(false) follows
+    TakeLatestSnapshot();  // a wake during the write asked for no turn
+    MaybeWrite();
   }
 
   // Finishes the call once, after the write in flight (if any) completes.
   void FinishWith(grpc::Status status) {
     {
-      std::lock_guard lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (finishing_) return;
       finishing_ = true;
       if (writing_) {
@@ -221,7 +266,12 @@ class StreamReactor final
   }
 
   void OnDone() override {
-    watch_.reset();  // waits for a callback in progress; none come after
+    std::shared_ptr<WatchHandle> watch;
+    {
+      absl::MutexLock lock(&mu_);
+      watch = std::move(watch_);
+    }
+    watch.reset();  // waits for a wake in progress; none come after
     admission_.reset();
     if (stream_id_.has_value()) deps_.registry.CloseStream(*stream_id_);
     auto last_reference = std::move(self_);  // frees this reactor on return
@@ -231,17 +281,24 @@ class StreamReactor final
   const StreamContext deps_;
   const std::string kind_;  // for logs: "ads", "delta ads", "cds", ...
   const bool ads_;
+  // Owns the reactor until OnDone; only OnDone touches it after Start.
   std::shared_ptr<StreamReactor> self_;
+  // Set once in Start, before anything runs concurrently: what wakes,
+  // turns and write grants hold.
+  std::weak_ptr<StreamReactor> weak_self_;
 
   // Touched only by the read path (one read at a time) and OnDone.
   Request request_;
   NodeInfo node_;
   std::optional<NodeStatusRegistry::StreamId> stream_id_;
-  std::unique_ptr<WatchHandle> watch_;
   std::unique_ptr<StreamDrain::Admission> admission_;
 
-  std::mutex mu_;
+  absl::Mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_);
+  // Shared with a turn reading Latest() unlocked; OnDone drops it.
+  std::shared_ptr<WatchHandle> watch_ ABSL_GUARDED_BY(mu_);
+  bool snapshot_changed_ ABSL_GUARDED_BY(mu_) = false;
+  bool turn_requested_ ABSL_GUARDED_BY(mu_) = false;
   // The write in flight's message and budget grant, owned by it while
   // writing_.
   Response response_;

@@ -4,56 +4,16 @@
 
 #include <vector>
 
+#include "control/test_worlds.h"
 #include "envoy/config/listener/v3/listener.pb.h"
 
 namespace propsy::control {
 namespace {
 
-model::ProPsyService Service(const std::string& name, uint32_t port, std::string node = "*") {
-  model::ProPsyService service;
-  service.meta.key = {"shop", name};
-  service.spec.service = name;
-  service.spec.service_port = 8080;
-  service.spec.listen = {.host = "0.0.0.0", .port = port};
-  service.spec.nodes = {std::move(node)};
-  service.spec.percent = 100;
-  return service;
-}
+using testing::WorldWith;
 
-model::WorldPtr WorldWith(const std::vector<model::ProPsyService>& services,
-                          const std::string& endpoint_ip = "10.0.0.1") {
-  auto config = std::make_shared<model::ClusterObjects>();
-  for (const auto& service : services) {
-    config->services[service.meta.key] = model::Entry<model::ProPsyService>{
-        .last_good = service, .latest_meta = service.meta, .error = absl::OkStatus()};
-  }
-  auto endpoints = std::make_shared<model::ClusterObjects>();
-  for (const auto& service : services) {
-    model::EndpointSlice slice;
-    slice.meta.key = {"shop", service.meta.key.name + "-1"};
-    slice.service_name = service.spec.service;
-    model::EndpointEntry endpoint;
-    endpoint.addresses = {endpoint_ip};
-    slice.endpoints.push_back(endpoint);
-    auto set = std::make_shared<model::ServiceEndpoints>();
-    set->slices[slice.meta.key.name] = model::Entry<model::EndpointSlice>{
-        .last_good = slice, .latest_meta = slice.meta, .error = absl::OkStatus()};
-    endpoints->endpoints[slice.ServiceKey()] = set;
-  }
-  auto world = std::make_shared<model::World>();
-  world->config_clusters.push_back(
-      model::ClusterView{.info = {.name = "a", .source = "dir:a", .zone = "a", .priority = 0},
-                         .objects = config,
-                         .synced = true,
-                         .stale = false,
-                         .stale_since_unix_ms = 0});
-  world->endpoint_clusters.push_back(
-      model::ClusterView{.info = {.name = "a0", .source = "dir:a", .zone = "a", .priority = 0},
-                         .objects = endpoints,
-                         .synced = true,
-                         .stale = false,
-                         .stale_since_unix_ms = 0});
-  return world;
+model::ProPsyService Service(const std::string& name, uint32_t port, std::string node = "*") {
+  return testing::Service(name, port, {std::move(node)});
 }
 
 xds::NodeInfo Node(std::string id) { return {.id = std::move(id), .zone = "", .uses_ads = true}; }
@@ -66,39 +26,42 @@ WorldConfigWatcher MakeWatcher() {
 TEST(WorldConfigWatcherTest, ServesNothingBeforeTheFirstPublish) {
   WorldConfigWatcher watcher = MakeWatcher();
   EXPECT_EQ(watcher.Fetch(Node("n1")), nullptr);
-  int calls = 0;
-  auto handle = watcher.Watch(Node("n1"), [&](xds::SnapshotPtr) { ++calls; });
-  EXPECT_EQ(calls, 0);
+  int wakes = 0;
+  auto handle = watcher.Watch(Node("n1"), [&] { ++wakes; });
+  EXPECT_EQ(handle->Latest(), nullptr);
 
   watcher.Publish(WorldWith({Service("web", 80)}));
-  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(wakes, 1);
   xds::SnapshotPtr snapshot = watcher.Fetch(Node("n1"));
   ASSERT_NE(snapshot, nullptr);
+  EXPECT_EQ(handle->Latest(), snapshot);
   EXPECT_EQ(snapshot->Of(xds::ResourceType::kListener).by_name.count("0.0.0.0:80"), 1u);
   EXPECT_EQ(snapshot->Of(xds::ResourceType::kCluster).by_name.count("shop/web/primary"), 1u);
 }
 
-TEST(WorldConfigWatcherTest, NotifiesOnlyWhenTheNodesSnapshotChanges) {
+TEST(WorldConfigWatcherTest, WakesOnlyWhenTheNodesSnapshotChanges) {
   WorldConfigWatcher watcher = MakeWatcher();
   watcher.Publish(WorldWith({Service("web", 80, "n1"), Service("other", 81, "n2")}));
-  std::vector<xds::SnapshotPtr> seen;
-  auto handle = watcher.Watch(Node("n1"), [&](xds::SnapshotPtr s) { seen.push_back(s); });
-  ASSERT_EQ(seen.size(), 1u);
+  int wakes = 0;
+  auto handle = watcher.Watch(Node("n1"), [&] { ++wakes; });
+  xds::SnapshotPtr first = handle->Latest();
+  ASSERT_NE(first, nullptr);
 
   // Equal world: nothing new for n1.
   watcher.Publish(WorldWith({Service("web", 80, "n1"), Service("other", 81, "n2")}));
-  EXPECT_EQ(seen.size(), 1u);
+  EXPECT_EQ(wakes, 0);
   // A change that only concerns n2: still nothing for n1.
   watcher.Publish(WorldWith({Service("web", 80, "n1"), Service("other", 82, "n2")}));
-  EXPECT_EQ(seen.size(), 1u);
+  EXPECT_EQ(wakes, 0);
   // An endpoint change of n1's service: a new snapshot whose listener is the
   // very same resource (no listener churn).
   watcher.Publish(WorldWith({Service("web", 80, "n1"), Service("other", 82, "n2")}, "10.0.0.9"));
-  ASSERT_EQ(seen.size(), 2u);
-  EXPECT_EQ(seen[0]->Of(xds::ResourceType::kListener).version,
-            seen[1]->Of(xds::ResourceType::kListener).version);
-  EXPECT_NE(seen[0]->Of(xds::ResourceType::kEndpoint).version,
-            seen[1]->Of(xds::ResourceType::kEndpoint).version);
+  EXPECT_EQ(wakes, 1);
+  xds::SnapshotPtr second = handle->Latest();
+  EXPECT_EQ(first->Of(xds::ResourceType::kListener).version,
+            second->Of(xds::ResourceType::kListener).version);
+  EXPECT_NE(first->Of(xds::ResourceType::kEndpoint).version,
+            second->Of(xds::ResourceType::kEndpoint).version);
 }
 
 TEST(WorldConfigWatcherTest, NodesWithEqualResourcesShareInternedResources) {
@@ -112,13 +75,54 @@ TEST(WorldConfigWatcherTest, NodesWithEqualResourcesShareInternedResources) {
             b->Of(xds::ResourceType::kCluster).by_name.at("shop/web/primary"));
 }
 
+TEST(WorldConfigWatcherTest, NodesOfOneClassShareOneSnapshotInThePublishedMap) {
+  WorldConfigWatcher watcher = MakeWatcher();
+  auto a = watcher.Watch(Node("n1"), [] {});
+  auto b = watcher.Watch(Node("n2"), [] {});
+  watcher.Publish(WorldWith({Service("web", 80)}));
+  ASSERT_NE(a->Latest(), nullptr);
+  EXPECT_EQ(a->Latest(), b->Latest());
+}
+
+TEST(WorldConfigWatcherTest, SameIdWithAnotherTransportOrZoneIsAnotherNode) {
+  WorldConfigWatcher watcher = MakeWatcher();
+  watcher.Publish(WorldWith({Service("web", 80)}));
+  xds::NodeInfo per_type = Node("n1");
+  per_type.uses_ads = false;
+  xds::SnapshotPtr ads = watcher.Fetch(Node("n1"));
+  xds::SnapshotPtr not_ads = watcher.Fetch(per_type);
+  ASSERT_NE(ads, nullptr);
+  ASSERT_NE(not_ads, nullptr);
+  EXPECT_NE(ads->Of(xds::ResourceType::kCluster).version,
+            not_ads->Of(xds::ResourceType::kCluster).version)
+      << "config sources differ between ADS and per-type nodes";
+  auto watch = watcher.Watch(per_type, [] {});
+  watcher.Publish(WorldWith({Service("web", 80)}, "10.0.0.9"));
+  EXPECT_NE(watch->Latest()->Of(xds::ResourceType::kCluster).version,
+            watcher.Fetch(Node("n1"))->Of(xds::ResourceType::kCluster).version);
+}
+
 TEST(WorldConfigWatcherTest, CancelledWatchIsQuiet) {
   WorldConfigWatcher watcher = MakeWatcher();
-  int calls = 0;
-  auto handle = watcher.Watch(Node("n1"), [&](xds::SnapshotPtr) { ++calls; });
+  int wakes = 0;
+  auto handle = watcher.Watch(Node("n1"), [&] { ++wakes; });
   handle.reset();
   watcher.Publish(WorldWith({Service("web", 80)}));
-  EXPECT_EQ(calls, 0);
+  EXPECT_EQ(wakes, 0);
+}
+
+TEST(WorldConfigWatcherTest, AWatchStartedFromThePublishedMapFollowsLaterPublishes) {
+  WorldConfigWatcher watcher = MakeWatcher();
+  auto first = watcher.Watch(Node("n1"), [] {});
+  watcher.Publish(WorldWith({Service("web", 80)}));
+  // The only watch of n1 ends; n1 stays in the map for one more publish.
+  first.reset();
+  auto second = watcher.Watch(Node("n1"), [] {});
+  watcher.Publish(WorldWith({Service("web", 80)}, "10.0.0.9"));
+  watcher.Publish(WorldWith({Service("web", 80)}, "10.0.0.8"));
+  EXPECT_EQ(second->Latest(), watcher.Fetch(Node("n1")));
+  EXPECT_EQ(second->Latest()->Of(xds::ResourceType::kEndpoint).version,
+            watcher.Fetch(Node("n1"))->Of(xds::ResourceType::kEndpoint).version);
 }
 
 }  // namespace

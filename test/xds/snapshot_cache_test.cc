@@ -34,71 +34,77 @@ TEST(SnapshotCacheTest, FetchReturnsNullForUnknownNode) {
   EXPECT_EQ(cache.Fetch(Node("node-a")), nullptr);
 }
 
-TEST(SnapshotCacheTest, WatchGetsCurrentSnapshotAtOnceAndLaterOnes) {
+TEST(SnapshotCacheTest, WatchStartsFromTheCurrentSnapshotAndIsWokenForLaterOnes) {
   SnapshotCache cache;
   SnapshotPtr first = SnapshotWith("c1");
   cache.SetSnapshot("node-a", first);
-  std::vector<SnapshotPtr> seen;
-  auto handle = cache.Watch(Node("node-a"), [&](SnapshotPtr s) { seen.push_back(s); });
-  ASSERT_EQ(seen.size(), 1u) << "the current snapshot comes before Watch returns";
-  EXPECT_EQ(seen[0], first);
+  int wakes = 0;
+  auto handle = cache.Watch(Node("node-a"), [&] { ++wakes; });
+  EXPECT_EQ(handle->Latest(), first) << "the current snapshot is there when Watch returns";
+  EXPECT_EQ(wakes, 0);
 
   SnapshotPtr second = SnapshotWith("c2");
   cache.SetSnapshot("node-a", second);
-  ASSERT_EQ(seen.size(), 2u);
-  EXPECT_EQ(seen[1], second);
+  EXPECT_EQ(wakes, 1);
+  EXPECT_EQ(handle->Latest(), second);
+
+  cache.SetSnapshot("node-a", SnapshotWith("c2"));
+  EXPECT_EQ(wakes, 1) << "equal versions are no change";
+  EXPECT_EQ(handle->Latest(), second);
 }
 
 TEST(SnapshotCacheTest, WatchBeforeAnySnapshotWaitsForOne) {
   SnapshotCache cache;
-  std::vector<SnapshotPtr> seen;
-  auto handle = cache.Watch(Node("node-a"), [&](SnapshotPtr s) { seen.push_back(s); });
-  EXPECT_TRUE(seen.empty());
+  int wakes = 0;
+  auto handle = cache.Watch(Node("node-a"), [&] { ++wakes; });
+  EXPECT_EQ(handle->Latest(), nullptr);
   SnapshotPtr snapshot = SnapshotWith("c1");
   cache.SetSnapshot("node-a", snapshot);
-  ASSERT_EQ(seen.size(), 1u);
-  EXPECT_EQ(seen[0], snapshot);
+  EXPECT_EQ(wakes, 1);
+  EXPECT_EQ(handle->Latest(), snapshot);
 }
 
-TEST(SnapshotCacheTest, ClearedSnapshotIsNotDeliveredToNewWatchers) {
+TEST(SnapshotCacheTest, ClearedSnapshotIsNotGivenToNewWatchers) {
   SnapshotCache cache;
   cache.SetSnapshot("node-a", SnapshotWith("c1"));
   cache.ClearSnapshot("node-a");
-  int calls = 0;
-  auto handle = cache.Watch(Node("node-a"), [&](SnapshotPtr) { ++calls; });
-  EXPECT_EQ(calls, 0);
+  int wakes = 0;
+  auto handle = cache.Watch(Node("node-a"), [&] { ++wakes; });
+  EXPECT_EQ(wakes, 0);
+  EXPECT_EQ(handle->Latest(), nullptr);
 }
 
-TEST(SnapshotCacheTest, NoCallbackAfterTheHandleIsDestroyed) {
+TEST(SnapshotCacheTest, NoWakeAfterTheHandleIsDestroyed) {
   SnapshotCache cache;
-  int calls = 0;
-  int other_calls = 0;
-  auto handle = cache.Watch(Node("node-a"), [&](SnapshotPtr) { ++calls; });
-  auto other = cache.Watch(Node("node-a"), [&](SnapshotPtr) { ++other_calls; });
+  int wakes = 0;
+  int other_wakes = 0;
+  auto handle = cache.Watch(Node("node-a"), [&] { ++wakes; });
+  auto other = cache.Watch(Node("node-a"), [&] { ++other_wakes; });
   cache.SetSnapshot("node-a", SnapshotWith("c1"));
-  EXPECT_EQ(calls, 1);
-  EXPECT_EQ(other_calls, 1);
+  EXPECT_EQ(wakes, 1);
+  EXPECT_EQ(other_wakes, 1);
 
   handle.reset();
   cache.SetSnapshot("node-a", SnapshotWith("c2"));
-  EXPECT_EQ(calls, 1);
-  EXPECT_EQ(other_calls, 2) << "cancelling one watch leaves the other";
+  EXPECT_EQ(wakes, 1);
+  EXPECT_EQ(other_wakes, 2) << "cancelling one watch leaves the other";
 }
 
-TEST(SnapshotCacheTest, WatchersOfOtherNodesAreNotCalled) {
+TEST(SnapshotCacheTest, WatchersOfOtherNodesAreNotWoken) {
   SnapshotCache cache;
-  std::vector<SnapshotPtr> a_seen;
-  std::vector<SnapshotPtr> b_seen;
-  auto a = cache.Watch(Node("node-a"), [&](SnapshotPtr s) { a_seen.push_back(s); });
-  auto b = cache.Watch(Node("node-b"), [&](SnapshotPtr s) { b_seen.push_back(s); });
+  int a_wakes = 0;
+  int b_wakes = 0;
+  auto a = cache.Watch(Node("node-a"), [&] { ++a_wakes; });
+  auto b = cache.Watch(Node("node-b"), [&] { ++b_wakes; });
   SnapshotPtr for_a = SnapshotWith("a");
   cache.SetSnapshot("node-a", for_a);
-  ASSERT_EQ(a_seen.size(), 1u);
-  EXPECT_EQ(a_seen[0], for_a);
-  EXPECT_TRUE(b_seen.empty());
+  EXPECT_EQ(a_wakes, 1);
+  EXPECT_EQ(a->Latest(), for_a);
+  EXPECT_EQ(b_wakes, 0);
+  EXPECT_EQ(b->Latest(), nullptr);
 }
 
-TEST(SnapshotCacheTest, CancelRacingWithUpdatesLeavesTheCallbackQuiet) {
+TEST(SnapshotCacheTest, CancelRacingWithUpdatesLeavesTheWatchQuiet) {
   SnapshotCache cache;
   std::atomic<bool> stop{false};
   std::thread writer([&] {
@@ -107,16 +113,16 @@ TEST(SnapshotCacheTest, CancelRacingWithUpdatesLeavesTheCallbackQuiet) {
   });
   for (int round = 0; round < 50; ++round) {
     auto cancelled = std::make_shared<std::atomic<bool>>(false);
-    auto late_calls = std::make_shared<std::atomic<int>>(0);
-    auto handle = cache.Watch(Node("node-a"), [cancelled, late_calls](SnapshotPtr) {
-      if (cancelled->load()) late_calls->fetch_add(1);
+    auto late_wakes = std::make_shared<std::atomic<int>>(0);
+    auto handle = cache.Watch(Node("node-a"), [cancelled, late_wakes] {
+      if (cancelled->load()) late_wakes->fetch_add(1);
     });
     std::this_thread::yield();
     handle.reset();
     cancelled->store(true);
     // Give the writer time to deliver anything that was (wrongly) still due.
     for (int i = 0; i < 20; ++i) std::this_thread::yield();
-    EXPECT_EQ(late_calls->load(), 0) << "round " << round;
+    EXPECT_EQ(late_wakes->load(), 0) << "round " << round;
   }
   stop.store(true);
   writer.join();
