@@ -1,5 +1,7 @@
 #include "common/clock.h"
 
+#include <iterator>
+
 namespace propsy {
 namespace {
 
@@ -41,14 +43,27 @@ bool SimulatedClock::AwaitUntil(absl::Mutex& mu, const absl::Condition& conditio
   // moves without touching `mu`, so the wait also looks at the time every
   // millisecond of real time.
   auto done = [&] { return condition.Eval() || Now() >= deadline; };
+  {
+    absl::MutexLock lock(&deadlines_mu_);
+    deadlines_.insert(deadline);
+  }
   ++waiters_;
   while (!mu.AwaitWithTimeout(absl::Condition(&done), absl::Milliseconds(1))) {
   }
+  {
+    absl::MutexLock lock(&deadlines_mu_);
+    deadlines_.erase(deadlines_.find(deadline));
+  }
   --waiters_;
+  ++wakeups_;  // after waiters_ moved, so waiters() == n then means "waiting again"
   return condition.Eval();
 }
 
-void SimulatedClock::Advance(Duration by) { elapsed_ += by.count(); }
+size_t SimulatedClock::Advance(Duration by) {
+  absl::MutexLock lock(&deadlines_mu_);
+  elapsed_ += by.count();
+  return std::distance(deadlines_.begin(), deadlines_.upper_bound(Now()));
+}
 
 bool SimulatedClock::AwaitWaiters(size_t count, absl::Duration real_timeout) const {
   absl::Mutex mu;

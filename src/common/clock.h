@@ -3,6 +3,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <set>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -67,17 +69,27 @@ class SimulatedClock final : public Clock {
   bool AwaitUntil(absl::Mutex& mu, const absl::Condition& condition, TimePoint deadline) override
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 
-  // Moves both clocks forward.
-  void Advance(Duration by);
+  // Moves both clocks forward. Returns how many waiting threads' deadlines
+  // it reached: those threads wake (see wakeups()).
+  size_t Advance(Duration by);
 
   // Waits (in real time, at most `real_timeout`) until at least `count`
   // threads are blocked in AwaitUntil or SleepUntil. Returns whether they are.
   bool AwaitWaiters(size_t count, absl::Duration real_timeout = absl::Seconds(10)) const;
   size_t waiters() const { return waiters_.load(); }
+  // Waits in AwaitUntil or SleepUntil that have ended, since construction.
+  // With waiters(), tells a test that the thread it woke (by an event or by
+  // Advance) has done its work and waits again: wakeups() moved past the
+  // count before the wake, and waiters() is back.
+  uint64_t wakeups() const { return wakeups_.load(); }
 
  private:
   std::atomic<Duration::rep> elapsed_{0};
   std::atomic<size_t> waiters_{0};
+  std::atomic<uint64_t> wakeups_{0};
+  // Deadlines of the threads waiting now, so Advance can tell whom it wakes.
+  mutable absl::Mutex deadlines_mu_;
+  std::multiset<TimePoint> deadlines_ ABSL_GUARDED_BY(deadlines_mu_);
 };
 
 }  // namespace propsy

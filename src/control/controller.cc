@@ -3,29 +3,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-
 namespace propsy::control {
 namespace {
-
-// The objects of `objects` that live in one of `namespaces`.
-model::ClusterObjectsPtr KeepNamespaces(const model::ClusterObjectsPtr& objects,
-                                        const std::vector<std::string>& namespaces) {
-  auto wanted = [&](const model::ObjectKey& key) {
-    return std::find(namespaces.begin(), namespaces.end(), key.namespace_name) != namespaces.end();
-  };
-  auto kept = std::make_shared<model::ClusterObjects>();
-  for (const auto& entry : objects->services) {
-    if (wanted(entry.first)) kept->services.insert(entry);
-  }
-  for (const auto& entry : objects->secrets) {
-    if (wanted(entry.first)) kept->secrets.insert(entry);
-  }
-  for (const auto& entry : objects->endpoints) {
-    if (wanted(entry.first)) kept->endpoints.insert(entry);
-  }
-  return kept;
-}
 
 int64_t UnixMillis(std::chrono::system_clock::time_point at) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch()).count();
@@ -34,8 +13,10 @@ int64_t UnixMillis(std::chrono::system_clock::time_point at) {
 }  // namespace
 
 Controller::Controller(ControllerOptions options, std::vector<model::ClusterInfo> config_clusters,
-                       std::vector<model::ClusterInfo> endpoint_clusters, PublishFn publish)
-    : options_(std::move(options)), publish_(std::move(publish)) {
+                       std::vector<model::ClusterInfo> endpoint_clusters, PublishFn publish,
+                       Clock& clock)
+    : options_(std::move(options)), publish_(std::move(publish)), clock_(clock) {
+  absl::MutexLock lock(&mu_);
   sources::ClusterState empty;
   empty.objects = std::make_shared<const model::ClusterObjects>();
   for (auto& info : config_clusters)
@@ -47,17 +28,16 @@ Controller::Controller(ControllerOptions options, std::vector<model::ClusterInfo
 
 Controller::~Controller() {
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  wake_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 
 void Controller::Start() {
   {
-    std::lock_guard lock(mu_);
-    started_ = Clock::now();
+    absl::MutexLock lock(&mu_);
+    started_ = clock_.Now();
     // Evaluate the gate once even if no source ever reports.
     first_pending_ = started_;
     last_event_ = started_;
@@ -66,35 +46,37 @@ void Controller::Start() {
 }
 
 void Controller::OnConfigClusterState(size_t index, sources::ClusterState state) {
-  OnState(config_, index, std::move(state));
+  OnState(true, index, std::move(state));
 }
 
 void Controller::OnEndpointClusterState(size_t index, sources::ClusterState state) {
-  OnState(endpoint_, index, std::move(state));
+  OnState(false, index, std::move(state));
 }
 
-void Controller::OnState(std::vector<Slot>& slots, size_t index, sources::ClusterState state) {
-  {
-    std::lock_guard lock(mu_);
-    Slot& slot = slots.at(index);
-    if (state.objects == nullptr) state.objects = slot.state.objects;
-    if (!options_.namespaces.empty()) {
-      state.objects = KeepNamespaces(state.objects, options_.namespaces);
-    }
-    if (state.synced && !slot.state.synced) {
-      spdlog::info("{} cluster {} ({}) synced", &slots == &config_ ? "config" : "endpoint",
-                   slot.info.name, slot.info.source);
-    }
-    // Once synced, always synced: a later outage is "stale", not "unsynced".
-    state.synced = state.synced || slot.state.synced;
-    slot.state = std::move(state);
-    last_event_ = Clock::now();
-    if (!first_pending_) first_pending_ = last_event_;
+void Controller::OnState(bool config, size_t index, sources::ClusterState state) {
+  absl::MutexLock lock(&mu_);
+  Slot& slot = (config ? config_ : endpoint_).at(index);
+  if (state.objects == nullptr) state.objects = slot.state.objects;
+  if (state.synced && !slot.state.synced) {
+    spdlog::info("{} cluster {} ({}) synced", config ? "config" : "endpoint", slot.info.name,
+                 slot.info.source);
   }
-  wake_.notify_all();
+  // Once synced, always synced: a later outage is "stale", not "unsynced".
+  state.synced = state.synced || slot.state.synced;
+  slot.state = std::move(state);
+  last_event_ = clock_.Now();
+  if (!first_pending_) first_pending_ = last_event_;
+  ++events_;  // wakes the controller thread as mu_ is released
 }
 
-std::optional<std::string> Controller::GateLocked(Clock::time_point now) const {
+void Controller::WaitLocked(TimePoint deadline) {
+  const uint64_t seen = events_;
+  auto moved = [this, seen]()
+                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return events_ != seen || stopping_; };
+  clock_.AwaitUntil(mu_, absl::Condition(&moved), deadline);
+}
+
+std::optional<std::string> Controller::GateLocked(TimePoint now) const {
   if (published_) return std::nullopt;
   bool past_deadline = now >= started_ + options_.sync_timeout;
   for (const std::vector<Slot>* slots : {&config_, &endpoint_}) {
@@ -109,10 +91,9 @@ std::optional<std::string> Controller::GateLocked(Clock::time_point now) const {
   return std::nullopt;
 }
 
-model::WorldPtr Controller::BuildWorldLocked(Clock::time_point now) const {
+model::WorldPtr Controller::BuildWorldLocked(TimePoint now) const {
   auto world = std::make_shared<model::World>();
-  int64_t gave_up_at =
-      UnixMillis(std::chrono::system_clock::now() - (now - (started_ + options_.sync_timeout)));
+  int64_t gave_up_at = UnixMillis(clock_.WallNow() - (now - (started_ + options_.sync_timeout)));
   auto view_of = [&](const Slot& slot) {
     model::ClusterView view{.info = slot.info,
                             .objects = slot.state.objects,
@@ -131,30 +112,26 @@ model::WorldPtr Controller::BuildWorldLocked(Clock::time_point now) const {
 }
 
 void Controller::Run() {
-  std::unique_lock lock(mu_);
+  absl::MutexLock lock(&mu_);
   while (!stopping_) {
-    Clock::time_point now = Clock::now();
+    TimePoint now = clock_.Now();
     if (!first_pending_) {
-      wake_.wait(lock);
+      WaitLocked(TimePoint::max());
       continue;
     }
     const bool after_quiet_spell =
         last_publish_.has_value() && *first_pending_ >= *last_publish_ + options_.quiet_window;
-    Clock::time_point due = after_quiet_spell ? *first_pending_
-                                              : std::min(last_event_ + options_.quiet_window,
-                                                         *first_pending_ + options_.max_delay);
+    TimePoint due = after_quiet_spell ? *first_pending_
+                                      : std::min(last_event_ + options_.quiet_window,
+                                                 *first_pending_ + options_.max_delay);
     if (now < due) {
-      wake_.wait_until(lock, due);
+      WaitLocked(due);
       continue;
     }
     if (std::optional<std::string> waiting = GateLocked(now)) {
       spdlog::debug("not serving yet: {}", *waiting);
-      Clock::time_point deadline = started_ + options_.sync_timeout;
-      if (now < deadline) {
-        wake_.wait_until(lock, deadline);
-      } else {
-        wake_.wait(lock);
-      }
+      TimePoint deadline = started_ + options_.sync_timeout;
+      WaitLocked(now < deadline ? deadline : TimePoint::max());
       continue;
     }
     if (!published_) {
@@ -174,24 +151,24 @@ void Controller::Run() {
     last_publish_ = now;
     published_ = true;
     ++publishes_;
-    lock.unlock();
+    mu_.Unlock();
     publish_(std::move(world));
     if (options_.observe_publish_delay) options_.observe_publish_delay(delay);
-    lock.lock();
+    mu_.Lock();
   }
 }
 
 absl::Status Controller::Readiness() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (published_) return absl::OkStatus();
-  if (std::optional<std::string> waiting = GateLocked(Clock::now())) {
+  if (std::optional<std::string> waiting = GateLocked(clock_.Now())) {
     return absl::UnavailableError(*waiting);
   }
   return absl::UnavailableError("initial configuration not published yet");
 }
 
 std::vector<Controller::ClusterStatus> Controller::Clusters() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   std::vector<ClusterStatus> result;
   for (const std::vector<Slot>* slots : {&config_, &endpoint_}) {
     for (const Slot& slot : *slots) {
@@ -211,7 +188,7 @@ std::vector<Controller::ClusterStatus> Controller::Clusters() const {
 }
 
 uint64_t Controller::publishes() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return publishes_;
 }
 

@@ -1,10 +1,8 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -12,6 +10,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
 #include "model/world.h"
 #include "sources/cluster_source.h"
 
@@ -29,8 +29,6 @@ struct ControllerOptions {
   // Clusters outside the local zone get this long for their initial sync
   // before ProPsy serves without them.
   std::chrono::milliseconds sync_timeout{30000};
-  // -namespace: only objects of these namespaces count; empty = all.
-  std::vector<std::string> namespaces;
   // Called with the delay from the first unpublished event to its publish.
   std::function<void(double seconds)> observe_publish_delay;
 };
@@ -43,6 +41,8 @@ struct ControllerOptions {
 // `sync_timeout` passed (it then counts as stale, empty, until it syncs).
 // After the first publish the controller is ready for good: a source going
 // stale keeps its last known objects in the World.
+//
+// Time (debounce, sync timeout) comes from the injected clock only.
 class Controller {
  public:
   using PublishFn = std::function<void(model::WorldPtr)>;
@@ -60,7 +60,7 @@ class Controller {
   };
 
   Controller(ControllerOptions options, std::vector<model::ClusterInfo> config_clusters,
-             std::vector<model::ClusterInfo> endpoint_clusters, PublishFn publish);
+             std::vector<model::ClusterInfo> endpoint_clusters, PublishFn publish, Clock& clock);
   ~Controller();
 
   // Starts the controller thread (and the sync timeout clock).
@@ -76,30 +76,33 @@ class Controller {
   uint64_t publishes() const;
 
  private:
-  using Clock = std::chrono::steady_clock;
+  using TimePoint = Clock::TimePoint;
   struct Slot {
     model::ClusterInfo info;
     sources::ClusterState state;
   };
 
-  void OnState(std::vector<Slot>& slots, size_t index, sources::ClusterState state);
+  void OnState(bool config, size_t index, sources::ClusterState state);
   void Run();
+  // Releases mu_ until an event (or stop) arrives or `deadline` passes.
+  void WaitLocked(TimePoint deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Why the World may not be published yet; nullopt when it may.
-  std::optional<std::string> GateLocked(Clock::time_point now) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  model::WorldPtr BuildWorldLocked(Clock::time_point now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::optional<std::string> GateLocked(TimePoint now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  model::WorldPtr BuildWorldLocked(TimePoint now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const ControllerOptions options_;
   const PublishFn publish_;
-  mutable std::mutex mu_;
-  std::condition_variable wake_;
+  Clock& clock_;
+  mutable absl::Mutex mu_;
   std::vector<Slot> config_ ABSL_GUARDED_BY(mu_);
   std::vector<Slot> endpoint_ ABSL_GUARDED_BY(mu_);
-  Clock::time_point started_ ABSL_GUARDED_BY(mu_);
+  TimePoint started_ ABSL_GUARDED_BY(mu_);
+  // Source reports since start; the controller thread waits for it to move.
+  uint64_t events_ ABSL_GUARDED_BY(mu_) = 0;
   // The first and the latest event not yet published.
-  std::optional<Clock::time_point> first_pending_ ABSL_GUARDED_BY(mu_);
-  Clock::time_point last_event_ ABSL_GUARDED_BY(mu_);
-  std::optional<Clock::time_point> last_publish_ ABSL_GUARDED_BY(mu_);
+  std::optional<TimePoint> first_pending_ ABSL_GUARDED_BY(mu_);
+  TimePoint last_event_ ABSL_GUARDED_BY(mu_);
+  std::optional<TimePoint> last_publish_ ABSL_GUARDED_BY(mu_);
   bool published_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t publishes_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

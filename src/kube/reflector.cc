@@ -28,14 +28,15 @@ std::string ResourceVersionOf(const rapidjson::Value& object) {
 }  // namespace
 
 Reflector::Reflector(std::shared_ptr<HttpTransport> transport, ReflectorOptions options,
-                     ObjectSink& sink, ReflectorHooks hooks)
+                     ObjectSink& sink, Clock& clock, ReflectorHooks hooks)
     : transport_(std::move(transport)),
       options_(std::move(options)),
       sink_(sink),
+      clock_(clock),
       hooks_(std::move(hooks)),
       backoff_(options_.initial_backoff) {
   if (!hooks_.random) rng_.seed(std::random_device{}());
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   stats_.collection = options_.collection_path;
 }
 
@@ -44,19 +45,16 @@ Reflector::~Reflector() { Stop(); }
 void Reflector::Start() {
   if (thread_.joinable()) return;
   {
-    std::lock_guard lock(mu_);
-    stats_.disconnected_since = Now();
+    absl::MutexLock lock(&mu_);
+    stats_.disconnected_since = clock_.WallNow();
   }
   thread_ = std::thread([this] { Run(); });
 }
 
 void Reflector::RequestStop() {
-  {
-    // Under the lock, so a default sleep cannot miss the wake-up.
-    std::lock_guard lock(mu_);
-    cancelled_.store(true);
-  }
-  wake_.notify_all();
+  // Under the lock: releasing it re-checks the backoff wait's condition.
+  absl::MutexLock lock(&mu_);
+  cancelled_.store(true);
 }
 
 void Reflector::Stop() {
@@ -69,14 +67,10 @@ std::string Reflector::Describe() const {
 }
 
 ReflectorStats Reflector::Stats() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   ReflectorStats stats = stats_;
   stats.recent_decode_errors.assign(recent_problems_.begin(), recent_problems_.end());
   return stats;
-}
-
-std::chrono::system_clock::time_point Reflector::Now() const {
-  return hooks_.now ? hooks_.now() : std::chrono::system_clock::now();
 }
 
 int64_t Reflector::Random(int64_t lo, int64_t hi) {
@@ -86,12 +80,9 @@ int64_t Reflector::Random(int64_t lo, int64_t hi) {
 }
 
 bool Reflector::SleepFor(milliseconds delay) {
-  if (hooks_.sleep) {
-    if (!cancelled_.load()) hooks_.sleep(delay);
-    return !cancelled_.load();
-  }
-  std::unique_lock lock(mu_);
-  wake_.wait_for(lock, delay, [this] { return cancelled_.load(); });
+  absl::MutexLock lock(&mu_);
+  auto stopped = [this] { return cancelled_.load(); };
+  clock_.AwaitUntil(mu_, absl::Condition(&stopped), clock_.Now() + delay);
   return !cancelled_.load();
 }
 
@@ -111,10 +102,10 @@ bool Reflector::Backoff(const RequestFailure* failure) {
 
 void Reflector::MarkConnected() {
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (stats_.connected) return;
     stats_.connected = true;
-    stats_.connected_since = Now();
+    stats_.connected_since = clock_.WallNow();
   }
   sink_.StateChanged();
 }
@@ -122,11 +113,11 @@ void Reflector::MarkConnected() {
 void Reflector::MarkFailed(const std::string& message) {
   spdlog::warn("{}: {}", transport_->Describe(), message);  // the message names the path
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     stats_.last_error = message;
     if (stats_.connected) {
       stats_.connected = false;
-      stats_.disconnected_since = Now();
+      stats_.disconnected_since = clock_.WallNow();
     }
   }
   sink_.StateChanged();
@@ -135,7 +126,7 @@ void Reflector::MarkFailed(const std::string& message) {
 void Reflector::RecordDecodeError(const std::string& message, bool skipped) {
   spdlog::warn("{}: {}", Describe(), message);
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     ++stats_.decode_errors;
     stats_.last_error = message;
     if (skipped) {
@@ -169,7 +160,7 @@ void Reflector::Run() {
     const WatchEnd end = Watch(&failure);
     if (end == WatchEnd::kCancelled || cancelled_.load()) return;
     {
-      std::lock_guard lock(mu_);
+      absl::MutexLock lock(&mu_);
       ++stats_.watch_restarts;
     }
     switch (end) {
@@ -219,7 +210,7 @@ bool Reflector::ListAndApply(std::optional<RequestFailure>* failure) {
   }
   {
     // A complete list is a fresh view: older problems no longer hold.
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     recent_problems_.clear();
   }
   ObjectBatch batch{.kind = options_.kind, .upserts = {}, .deletes = {}};
@@ -253,7 +244,7 @@ bool Reflector::ListAndApply(std::optional<RequestFailure>* failure) {
   resource_version_ = result.collection.resource_version;
   backoff_ = options_.initial_backoff;
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (stats_.synced) ++stats_.relists;
     ++stats_.lists;
     stats_.synced = true;
@@ -292,12 +283,12 @@ Reflector::WatchEnd Reflector::Watch(std::optional<RequestFailure>* failure) {
   };
   const std::string what = fmt::format("WATCH {}", options_.collection_path);
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     ++stats_.watches_started;
   }
 
   WatchDecoder decoder(options_.max_watch_line_bytes);
-  const auto started = Now();
+  const Clock::TimePoint started = clock_.Now();
   bool any_bytes = false;
   bool stop_stream = false;
   int64_t events = 0;
@@ -343,7 +334,7 @@ Reflector::WatchEnd Reflector::Watch(std::optional<RequestFailure>* failure) {
   decoder.Finish(handler);
   if (stop_stream) return end;
   MarkConnected();
-  if (events == 0 && Now() - started < options_.min_clean_watch) {
+  if (events == 0 && clock_.Now() - started < options_.min_clean_watch) {
     spdlog::debug("{}: watch ended at once without events; backing off", Describe());
     return WatchEnd::kQuickClose;
   }
@@ -393,7 +384,7 @@ bool Reflector::HandleEvent(const WatchEvent& event, WatchEnd* end,
   }
   if (std::string version = ResourceVersionOf(object); !version.empty()) {
     resource_version_ = std::move(version);
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     stats_.resource_version = resource_version_;
   }
   return true;

@@ -4,12 +4,10 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <random>
 #include <set>
@@ -19,6 +17,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
 #include "kube/http_transport.h"
 #include "kube/list_request.h"
 #include "kube/watch_decoder.h"
@@ -87,17 +87,12 @@ struct ReflectorOptions {
   size_t max_recent_problems = 16;
 };
 
-// Time and randomness, injectable so tests are fast and deterministic.
+// Randomness, injectable so tests are deterministic (time comes from the
+// injected Clock).
 struct ReflectorHooks {
-  // Waits `delay` before a retry. Null: a wait that Stop() cuts short. An
-  // injected one should return promptly; the reflector checks for Stop()
-  // after it returns.
-  std::function<void(std::chrono::milliseconds delay)> sleep;
   // A uniformly distributed integer in [lo, hi]. Null: a per-reflector
   // Mersenne twister seeded from std::random_device.
   std::function<int64_t(int64_t lo, int64_t hi)> random;
-  // Wall clock for Stats() and watch durations. Null: system_clock.
-  std::function<std::chrono::system_clock::time_point()> now;
 };
 
 // What a reflector has done, for /metrics, /debug and staleness.
@@ -144,11 +139,13 @@ struct ReflectorStats {
 // - One thread per reflector; Stop() (or the destructor) returns within
 //   about a second: waits are interruptible and transports check the cancel
 //   flag at least every 200 ms.
+// - Backoff waits and watch durations run on the injected clock; Stats()
+//   times are its wall time.
 class Reflector {
  public:
-  // `sink` must outlive the reflector.
+  // `sink` and `clock` must outlive the reflector.
   Reflector(std::shared_ptr<HttpTransport> transport, ReflectorOptions options, ObjectSink& sink,
-            ReflectorHooks hooks = {});
+            Clock& clock, ReflectorHooks hooks = {});
   ~Reflector();
   Reflector(const Reflector&) = delete;
   Reflector& operator=(const Reflector&) = delete;
@@ -180,7 +177,6 @@ class Reflector {
   bool Backoff(const RequestFailure* failure);
   bool SleepFor(std::chrono::milliseconds delay);
   int64_t Random(int64_t lo, int64_t hi);
-  std::chrono::system_clock::time_point Now() const;
 
   void MarkConnected();
   void MarkFailed(const std::string& message);
@@ -194,6 +190,7 @@ class Reflector {
   const std::shared_ptr<HttpTransport> transport_;
   const ReflectorOptions options_;
   ObjectSink& sink_;
+  Clock& clock_;
   ReflectorHooks hooks_;
   std::mt19937_64 rng_;  // used only when hooks_.random is null; thread-owned
 
@@ -206,8 +203,8 @@ class Reflector {
   std::set<model::ObjectKey> known_;  // keys this reflector has put in the sink
   std::chrono::milliseconds backoff_;
 
-  mutable std::mutex mu_;
-  std::condition_variable wake_;  // cuts the default sleep short on Stop()
+  // Also what a backoff wait releases; Stop() takes it so the wait wakes.
+  mutable absl::Mutex mu_;
   ReflectorStats stats_ ABSL_GUARDED_BY(mu_);
   std::deque<std::string> recent_problems_ ABSL_GUARDED_BY(mu_);
 };

@@ -43,8 +43,8 @@ namespace {
 // connection set per API server.
 class SourceFactory {
  public:
-  SourceFactory(std::vector<std::string> namespaces, bool legacy_endpoints)
-      : namespaces_(std::move(namespaces)), legacy_endpoints_(legacy_endpoints) {}
+  SourceFactory(std::vector<std::string> namespaces, bool legacy_endpoints, Clock& clock)
+      : namespaces_(std::move(namespaces)), legacy_endpoints_(legacy_endpoints), clock_(clock) {}
 
   absl::StatusOr<std::unique_ptr<sources::ClusterSource>> Make(const std::string& flag,
                                                                const std::string& source,
@@ -52,6 +52,7 @@ class SourceFactory {
     if (source.starts_with("dir:")) {
       sources::DirSourceOptions dir_options;
       dir_options.log_endpoints_fallback = role == sources::KubeSourceRole::kEndpoint;
+      dir_options.namespaces = namespaces_;
       auto dir = sources::DirSource::Create(source.substr(4), dir_options);
       if (!dir.ok()) return Named(flag, source, dir.status());
       return std::unique_ptr<sources::ClusterSource>(std::move(*dir));
@@ -64,7 +65,7 @@ class SourceFactory {
     options.legacy_endpoints = legacy_endpoints_;
     options.description = source == "incluster" ? "incluster" : "kubeconfig " + source;
     return std::unique_ptr<sources::ClusterSource>(
-        std::make_unique<sources::KubeSource>(*transport, std::move(options)));
+        std::make_unique<sources::KubeSource>(*transport, std::move(options), clock_));
   }
 
   // The transport of a Kubernetes source made earlier (same source text).
@@ -94,6 +95,7 @@ class SourceFactory {
 
   const std::vector<std::string> namespaces_;
   const bool legacy_endpoints_;
+  Clock& clock_;
   std::map<std::string, std::shared_ptr<kube::HttpTransport>> transports_;
 };
 
@@ -128,7 +130,7 @@ int Run(const PropsyOptions& options) {
   std::vector<model::ClusterInfo> endpoint_clusters;
   std::vector<std::unique_ptr<sources::ClusterSource>> config_sources;
   std::vector<std::unique_ptr<sources::ClusterSource>> endpoint_sources;
-  SourceFactory source_factory(options.namespaces, options.legacy_endpoints);
+  SourceFactory source_factory(options.namespaces, options.legacy_endpoints, clock);
   for (const ConfigClusterFlag& flag : options.config_clusters) {
     auto source =
         source_factory.Make("configcluster", flag.source, sources::KubeSourceRole::kConfig);
@@ -155,7 +157,7 @@ int Run(const PropsyOptions& options) {
   translate::TranslateOptions translate_options{.default_zone = options.zone,
                                                 .xds_cluster_name = options.xds_cluster};
   control::WorldConfigWatcher watcher(translate_options);
-  xds::NodeStatusRegistry node_status;
+  xds::NodeStatusRegistry node_status(clock);
   metrics::Registry metrics;
   control::PublishHistograms publish_histograms = control::RegisterPublishHistograms(metrics);
   // Status back into Kubernetes: one Lease elector per Kubernetes config
@@ -192,19 +194,19 @@ int Run(const PropsyOptions& options) {
           .quiet_window = std::chrono::milliseconds(20),
           .max_delay = std::chrono::milliseconds(1000),
           .sync_timeout = options.sync_timeout,
-          .namespaces = options.namespaces,
           .observe_publish_delay =
               [&publish_histograms](double seconds) { publish_histograms.delay.Observe(seconds); }},
       config_clusters, endpoint_clusters,
-      [&watcher, &publish_histograms, &status_writer](model::WorldPtr world) {
-        auto started = std::chrono::steady_clock::now();
+      [&watcher, &publish_histograms, &status_writer, &clock](model::WorldPtr world) {
+        Clock::TimePoint started = clock.Now();
         watcher.Publish(world);
         publish_histograms.duration.Observe(
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+            std::chrono::duration<double>(clock.Now() - started).count());
         // After the xDS side has it, so Programmed compares against the
         // snapshots made from this World.
         status_writer.OnWorld(std::move(world));
-      });
+      },
+      clock);
   control::RegisterControlMetrics(metrics, controller, watcher);
   status::RegisterStatusMetrics(metrics, status_writer);
   std::vector<sources::LabelledSource> labelled_sources;
@@ -274,7 +276,7 @@ int Run(const PropsyOptions& options) {
   server_options.listen_address = GrpcListenAddress(*xds_address);
   server_options.tls = *tls;
   server_options.check_peer_identity = !options.peer_skip_cn;
-  auto server = xds::XdsServer::Start(server_options, watcher, node_status);
+  auto server = xds::XdsServer::Start(server_options, watcher, node_status, clock);
   if (!server.ok()) {
     spdlog::error("-listen {}: {}", options.listen, std::string(server.status().message()));
     return 1;

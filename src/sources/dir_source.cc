@@ -303,6 +303,11 @@ void DirSource::RefreshFile(const ListedFile& file) {
       if (!identity.kind.has_value()) continue;  // a kind ProPsy does not use
     }
     identity.key = model::ReadObjectKey(object);
+    if (identity.key.has_value() && !options_.namespaces.empty() &&
+        std::find(options_.namespaces.begin(), options_.namespaces.end(),
+                  identity.key->namespace_name) == options_.namespaces.end()) {
+      continue;  // outside -namespace: as if the document were not there
+    }
     if (identity.kind.has_value() && identity.key.has_value()) {
       identity.what =
           fmt::format("{} {}", model::ObjectKindName(*identity.kind), identity.key->ToString());

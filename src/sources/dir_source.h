@@ -30,6 +30,9 @@ struct DirSourceOptions {
   // Log which services use their core/v1 Endpoints (no EndpointSlice):
   // set where the source is an endpoint cluster.
   bool log_endpoints_fallback = false;
+  // -namespace: objects of other namespaces are ignored as if absent (no
+  // problem is reported for them); empty = every namespace.
+  std::vector<std::string> namespaces;
 };
 
 // A `dir:PATH` cluster: every *.yaml, *.yml and *.json file under PATH

@@ -76,24 +76,25 @@ std::vector<KubeCollection> KubeCollections(KubeSourceRole role,
   return collections;
 }
 
-KubeSource::KubeSource(std::shared_ptr<kube::HttpTransport> transport, KubeSourceOptions options)
+KubeSource::KubeSource(std::shared_ptr<kube::HttpTransport> transport, KubeSourceOptions options,
+                       Clock& clock)
     : transport_(std::move(transport)),
       options_(std::move(options)),
+      clock_(clock),
       fallback_log_(options_.description.empty() ? transport_->Describe() : options_.description) {
   if (!options_.hooks.random) rng_.seed(std::random_device{}());
 }
 
 KubeSource::~KubeSource() {
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);  // releasing it wakes the notifier's wait
     stopping_.store(true);
   }
-  wake_.notify_all();
   if (thread_.joinable()) thread_.join();
   // Reflectors call Apply(), which takes mu_: join them without holding it.
   std::vector<std::unique_ptr<kube::Reflector>> reflectors;
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     reflectors.swap(reflectors_);
   }
   for (auto& reflector : reflectors) reflector->RequestStop();
@@ -114,14 +115,14 @@ std::string KubeSource::Describe() const {
 }
 
 std::vector<kube::ReflectorStats> KubeSource::Stats() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   std::vector<kube::ReflectorStats> stats;
   for (const auto& reflector : reflectors_) stats.push_back(reflector->Stats());
   return stats;
 }
 
-std::chrono::system_clock::time_point KubeSource::Now() const {
-  return options_.now ? options_.now() : std::chrono::system_clock::now();
+Clock::TimePoint KubeSource::MonotonicAt(std::chrono::system_clock::time_point wall) const {
+  return clock_.Now() + std::chrono::duration_cast<Clock::Duration>(wall - clock_.WallNow());
 }
 
 int64_t KubeSource::Random(int64_t lo, int64_t hi) {
@@ -134,7 +135,7 @@ std::vector<absl::Status> KubeSource::Apply(const kube::ObjectBatch& batch) {
   std::vector<absl::Status> statuses;
   statuses.reserve(batch.upserts.size());
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     for (const rapidjson::Value* object : batch.upserts) {
       absl::Status status = store_.Upsert(batch.kind, *object);
       if (std::optional<model::ObjectKey> key = model::ReadObjectKey(*object)) {
@@ -154,16 +155,12 @@ std::vector<absl::Status> KubeSource::Apply(const kube::ObjectBatch& batch) {
     }
     dirty_ = true;
   }
-  wake_.notify_all();
   return statuses;
 }
 
 void KubeSource::StateChanged() {
-  {
-    std::lock_guard lock(mu_);
-    dirty_ = true;
-  }
-  wake_.notify_all();
+  absl::MutexLock lock(&mu_);
+  dirty_ = true;
 }
 
 void KubeSource::Run() {
@@ -176,31 +173,23 @@ void KubeSource::Run() {
   StartReflectors(endpoint_slices);
   while (true) {
     {
-      std::lock_guard lock(mu_);
+      absl::MutexLock lock(&mu_);
       dirty_ = false;
     }
     std::optional<std::chrono::system_clock::time_point> next_check = Report();
-    std::optional<std::chrono::steady_clock::time_point> deadline;
-    if (next_check.has_value()) {
-      // Staleness is judged on the injectable wall clock; the wait runs on
-      // the steady one.
-      deadline =
-          std::chrono::steady_clock::now() +
-          std::max(std::chrono::milliseconds(1),
-                   std::chrono::duration_cast<std::chrono::milliseconds>(*next_check - Now()));
+    // Staleness is judged on the clock's wall time; the wait runs on its
+    // monotonic time.
+    if (!WaitForChange(next_check.has_value() ? MonotonicAt(*next_check)
+                                              : Clock::TimePoint::max())) {
+      return;
     }
-    if (!WaitForChange(deadline)) return;
   }
 }
 
-bool KubeSource::WaitForChange(std::optional<std::chrono::steady_clock::time_point> deadline) {
-  std::unique_lock lock(mu_);
-  auto ready = [this] { return dirty_ || stopping_.load(); };
-  if (deadline.has_value()) {
-    wake_.wait_until(lock, *deadline, ready);
-  } else {
-    wake_.wait(lock, ready);
-  }
+bool KubeSource::WaitForChange(Clock::TimePoint deadline) {
+  absl::MutexLock lock(&mu_);
+  auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return dirty_ || stopping_.load(); };
+  clock_.AwaitUntil(mu_, absl::Condition(&ready), deadline);
   return !stopping_.load();
 }
 
@@ -226,7 +215,7 @@ std::optional<bool> KubeSource::DiscoverEndpointSlices() {
         spdlog::info("{}: the cluster has no {}; reading core/v1 Endpoints instead", Describe(),
                      kDiscoveryPath);
       }
-      std::lock_guard lock(mu_);
+      absl::MutexLock lock(&mu_);
       discovery_failing_since_.reset();
       discovery_error_.clear();
       return slices;
@@ -235,30 +224,21 @@ std::optional<bool> KubeSource::DiscoverEndpointSlices() {
     }
     spdlog::warn("{}: {}", Describe(), error);
     {
-      std::lock_guard lock(mu_);
-      if (!discovery_failing_since_.has_value()) discovery_failing_since_ = Now();
+      absl::MutexLock lock(&mu_);
+      if (!discovery_failing_since_.has_value()) discovery_failing_since_ = clock_.WallNow();
       discovery_error_ = error;
     }
     const auto delay = std::chrono::milliseconds(Random(0, backoff.count()));
     backoff = std::min(backoff * 2, options_.reflector.max_backoff);
-    if (options_.hooks.sleep) {
-      Report();
-      options_.hooks.sleep(delay);
-      continue;
-    }
     // Wait out the delay, reporting when staleness flips meanwhile.
-    const auto retry_at = std::chrono::steady_clock::now() + delay;
-    while (std::chrono::steady_clock::now() < retry_at) {
+    const Clock::TimePoint retry_at = clock_.Now() + delay;
+    while (clock_.Now() < retry_at) {
       std::optional<std::chrono::system_clock::time_point> next_check = Report();
-      auto until = retry_at;
-      if (next_check.has_value()) {
-        until = std::min(
-            until, std::chrono::steady_clock::now() +
-                       std::chrono::duration_cast<std::chrono::milliseconds>(*next_check - Now()) +
-                       std::chrono::milliseconds(1));
-      }
-      std::unique_lock lock(mu_);
-      if (wake_.wait_until(lock, until, [this] { return stopping_.load(); })) return std::nullopt;
+      Clock::TimePoint until = retry_at;
+      if (next_check.has_value()) until = std::min(until, MonotonicAt(*next_check));
+      absl::MutexLock lock(&mu_);
+      auto stopped = [this] { return stopping_.load(); };
+      if (clock_.AwaitUntil(mu_, absl::Condition(&stopped), until)) return std::nullopt;
     }
   }
   return std::nullopt;
@@ -268,7 +248,7 @@ void KubeSource::StartReflectors(bool endpoint_slices) {
   std::vector<kube::Reflector*> started;
   kube::ObjectSink& sink = *this;  // the base is private: convert here
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     for (const KubeCollection& collection : KubeCollections(
              options_.role, options_.namespaces, endpoint_slices, options_.legacy_endpoints)) {
       kube::ReflectorOptions reflector_options = options_.reflector;
@@ -277,7 +257,7 @@ void KubeSource::StartReflectors(bool endpoint_slices) {
       reflector_options.field_selector = collection.field_selector;
       reflector_options.label_selector = collection.label_selector;
       reflectors_.push_back(std::make_unique<kube::Reflector>(
-          transport_, std::move(reflector_options), sink, options_.hooks));
+          transport_, std::move(reflector_options), sink, clock_, options_.hooks));
       started.push_back(reflectors_.back().get());
     }
   }
@@ -307,7 +287,7 @@ std::vector<CollectionCounters> KubeSource::Counters() const {
 
 ClusterState KubeSource::BuildState(
     std::optional<std::chrono::system_clock::time_point>* next_check) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   ClusterState state;
   state.objects = store_.Snapshot();
   for (const auto& [key, problem] : object_problems_) state.problems.push_back(problem);
@@ -333,7 +313,7 @@ ClusterState KubeSource::BuildState(
   next_check->reset();
   if (failing_since.has_value()) {
     const auto stale_at = *failing_since + options_.stale_after;
-    if (Now() >= stale_at) {
+    if (clock_.WallNow() >= stale_at) {
       state.stale = true;
       state.stale_since_unix_ms = UnixMillis(*failing_since);
     } else {
@@ -357,7 +337,7 @@ std::optional<std::chrono::system_clock::time_point> KubeSource::Report() {
   if (state.stale != last_reported_.stale) {
     if (state.stale) {
       spdlog::warn("{}: unreachable since {} ms ago; keeping the last known objects", Describe(),
-                   UnixMillis(Now()) - state.stale_since_unix_ms);
+                   UnixMillis(clock_.WallNow()) - state.stale_since_unix_ms);
     } else if (reported_) {
       spdlog::info("{}: reachable again", Describe());
     }

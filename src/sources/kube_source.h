@@ -4,12 +4,10 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
@@ -18,6 +16,8 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
 #include "kube/http_transport.h"
 #include "kube/reflector.h"
 #include "model/cluster_objects.h"
@@ -54,8 +54,6 @@ struct KubeSourceOptions {
   // collection, kind and selectors are set per collection.
   kube::ReflectorOptions reflector;
   kube::ReflectorHooks hooks;
-  // Wall clock for staleness. Null: system_clock.
-  std::function<std::chrono::system_clock::time_point()> now;
 };
 
 // The collections one role reads, for a given set of namespaces.
@@ -100,7 +98,10 @@ std::vector<KubeCollection> KubeCollections(KubeSourceRole role,
 class KubeSource : public ClusterSource, private kube::ObjectSink {
  public:
   // `transport` may be shared with other sources on the same API server.
-  KubeSource(std::shared_ptr<kube::HttpTransport> transport, KubeSourceOptions options);
+  // Staleness, backoff and the reflectors' waits run on `clock`, which must
+  // outlive the source.
+  KubeSource(std::shared_ptr<kube::HttpTransport> transport, KubeSourceOptions options,
+             Clock& clock);
   ~KubeSource() override;
   KubeSource(const KubeSource&) = delete;
   KubeSource& operator=(const KubeSource&) = delete;
@@ -128,14 +129,16 @@ class KubeSource : public ClusterSource, private kube::ObjectSink {
   // Calls back with the current state if it differs from the last one sent;
   // returns when staleness is due to be looked at again, if ever.
   std::optional<std::chrono::system_clock::time_point> Report();
-  // Waits until something changed, `deadline` (steady clock) passed, or
-  // stop; false on stop.
-  bool WaitForChange(std::optional<std::chrono::steady_clock::time_point> deadline);
-  std::chrono::system_clock::time_point Now() const;
+  // Waits until something changed, `deadline` passed, or stop; false on
+  // stop.
+  bool WaitForChange(Clock::TimePoint deadline);
+  // When a wall-clock moment comes on the clock's monotonic time.
+  Clock::TimePoint MonotonicAt(std::chrono::system_clock::time_point wall) const;
   int64_t Random(int64_t lo, int64_t hi);
 
   const std::shared_ptr<kube::HttpTransport> transport_;
   const KubeSourceOptions options_;
+  Clock& clock_;
   Callback on_change_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
@@ -146,8 +149,9 @@ class KubeSource : public ClusterSource, private kube::ObjectSink {
   ClusterState last_reported_;
   EndpointsFallbackLog fallback_log_;
 
-  mutable std::mutex mu_;
-  std::condition_variable wake_;
+  // Released by every wait of the notifier thread, which wakes when dirty_
+  // or stopping_ changes under it.
+  mutable absl::Mutex mu_;
   bool dirty_ ABSL_GUARDED_BY(mu_) = false;
   model::ObjectStore store_ ABSL_GUARDED_BY(mu_);
   // Decode problem of each stored object that has one, by kind and key.

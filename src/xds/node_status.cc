@@ -49,7 +49,7 @@ bool Matches(const ClientStatusRequest& request, const std::string& node_id) {
 
 NodeStatusRegistry::StreamId NodeStatusRegistry::OpenStream(
     const envoy::config::core::v3::Node& node, std::string_view kind) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   StreamId id = next_id_++;
   StreamStatus& stream = streams_[id];
   stream.node = node;
@@ -63,13 +63,13 @@ NodeStatusRegistry::StreamId NodeStatusRegistry::OpenStream(
 }
 
 void NodeStatusRegistry::CloseStream(StreamId stream) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   streams_.erase(stream);
   ++answers_version_;
 }
 
 void NodeStatusRegistry::OnSent(StreamId stream, const SentSummary& sent) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   ++answers_version_;
   ++totals_.responses;
   totals_.resources += sent.resources.size();
@@ -96,7 +96,7 @@ void NodeStatusRegistry::OnSent(StreamId stream, const SentSummary& sent) {
   type.held.reserve(type.held.size() + sent.resources.size());
   const uint64_t batch_id = type.next_batch++;
   Batch& batch = type.batches[batch_id];
-  batch.updated = Clock::now();
+  batch.updated = clock_.WallNow();
   for (const ResourcePtr& resource : sent.resources) {
     auto held = std::lower_bound(type.held.begin(), type.held.end(), resource->name, by_name);
     if (held != type.held.end() && held->resource->name == resource->name) {
@@ -114,7 +114,7 @@ void NodeStatusRegistry::OnSent(StreamId stream, const SentSummary& sent) {
 
 void NodeStatusRegistry::OnRequest(StreamId stream, const RequestEvent& event) {
   if (event.kind == RequestEvent::Kind::kRequest) {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     auto it = streams_.find(stream);
     if (it == streams_.end() || it->second.requested[Index(event.type)]) return;
     // The type's first request: what a reconnecting client holds already.
@@ -139,7 +139,7 @@ void NodeStatusRegistry::OnRequest(StreamId stream, const RequestEvent& event) {
     return;
   }
   if (event.kind != RequestEvent::Kind::kAck && event.kind != RequestEvent::Kind::kNack) return;
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   ++answers_version_;
   bool ack = event.kind == RequestEvent::Kind::kAck;
   ++(ack ? totals_.acks : totals_.nacks);
@@ -148,7 +148,7 @@ void NodeStatusRegistry::OnRequest(StreamId stream, const RequestEvent& event) {
   auto it = streams_.find(stream);
   if (it == streams_.end()) return;
   TypeStatus& type = it->second.types[Index(event.type)];
-  const auto now = Clock::now();
+  const WallTime now = clock_.WallNow();
   if (type.in_flight.has_value()) {
     auto batch = type.batches.find(*type.in_flight);
     if (batch != type.batches.end()) {
@@ -162,12 +162,12 @@ void NodeStatusRegistry::OnRequest(StreamId stream, const RequestEvent& event) {
 }
 
 void NodeStatusRegistry::OnIdentityRejected() {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   ++totals_.identity_rejections;
 }
 
 ClientStatusResponse NodeStatusRegistry::ClientStatus(const ClientStatusRequest& request) const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   // Several streams of one node (per-type services) make one ClientConfig.
   std::map<std::string, ClientConfig> by_node;
   for (const auto& [id, stream] : streams_) {
@@ -211,12 +211,12 @@ ClientStatusResponse NodeStatusRegistry::ClientStatus(const ClientStatusRequest&
 }
 
 NodeStatusRegistry::Totals NodeStatusRegistry::totals() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return totals_;
 }
 
 std::vector<NodeStatusRegistry::StreamAnswers> NodeStatusRegistry::Answers() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   std::vector<StreamAnswers> answers;
   answers.reserve(streams_.size());
   for (const auto& [id, stream] : streams_) {
@@ -256,12 +256,12 @@ std::vector<NodeStatusRegistry::StreamAnswers> NodeStatusRegistry::Answers() con
 }
 
 uint64_t NodeStatusRegistry::answers_version() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return answers_version_;
 }
 
 size_t NodeStatusRegistry::ConnectedStreams() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return streams_.size();
 }
 

@@ -4,11 +4,12 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
 #include "envoy/config/core/v3/base.pb.h"
 #include "envoy/service/status/v3/csds.pb.h"
 #include "xds/config_watcher.h"
@@ -18,11 +19,14 @@ namespace propsy::xds {
 
 // What every connected stream was sent and how its client answered, per
 // resource. Feeds Client Status Discovery (CSDS), /debug and metrics.
-// Thread-safe; streams report, readers take copies.
+// Thread-safe; streams report, readers take copies. Times are the injected
+// clock's wall time.
 class NodeStatusRegistry {
  public:
   using StreamId = uint64_t;
-  using Clock = std::chrono::system_clock;
+  using WallTime = std::chrono::system_clock::time_point;
+
+  explicit NodeStatusRegistry(const Clock& clock) : clock_(clock) {}
 
   // Since start, over all streams.
   struct TypeTotals {
@@ -44,7 +48,7 @@ class NodeStatusRegistry {
   struct LastNack {
     std::string version;
     std::string error;
-    Clock::time_point at;
+    WallTime at;
   };
 
   StreamId OpenStream(const envoy::config::core::v3::Node& node, std::string_view kind);
@@ -94,7 +98,7 @@ class NodeStatusRegistry {
   struct Batch {
     State state = State::kSent;
     std::string error;
-    Clock::time_point updated;
+    WallTime updated;
     size_t uses = 0;  // held resources last carried by it
   };
   struct HeldResource {
@@ -122,7 +126,8 @@ class NodeStatusRegistry {
     std::array<TypeStatus, kResourceTypeCount> types;
   };
 
-  mutable std::mutex mu_;
+  const Clock& clock_;
+  mutable absl::Mutex mu_;
   std::map<StreamId, StreamStatus> streams_ ABSL_GUARDED_BY(mu_);
   StreamId next_id_ ABSL_GUARDED_BY(mu_) = 1;
   Totals totals_ ABSL_GUARDED_BY(mu_);

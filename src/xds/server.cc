@@ -12,7 +12,8 @@ namespace propsy::xds {
 
 absl::StatusOr<std::unique_ptr<XdsServer>> XdsServer::Start(const XdsServerOptions& options,
                                                             ConfigWatcher& watcher,
-                                                            NodeStatusRegistry& registry) {
+                                                            NodeStatusRegistry& registry,
+                                                            Clock& clock) {
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       MakeServerCredentials(options.tls, options.cert_refresh_seconds);
   if (!credentials.ok()) return credentials.status();
@@ -24,7 +25,7 @@ absl::StatusOr<std::unique_ptr<XdsServer>> XdsServer::Start(const XdsServerOptio
 
   auto server = std::unique_ptr<XdsServer>(new XdsServer());
   server->write_budget_ =
-      std::make_unique<WriteBudget>(options.write_budget_bytes, options.write_stall_after);
+      std::make_unique<WriteBudget>(options.write_budget_bytes, options.write_stall_after, clock);
   server->name_sets_ = std::make_unique<NameSetInterner>();
   server->drain_ = std::make_unique<StreamDrain>();
   StreamContext context{

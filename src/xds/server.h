@@ -35,7 +35,8 @@ struct XdsServerOptions {
 };
 
 // The xDS gRPC server: ADS, per-type discovery (stream, delta, Fetch), CSDS,
-// grpc.health.v1 and server reflection. Stops serving when destroyed.
+// grpc.health.v1 and server reflection. Stops serving when destroyed. The
+// watcher, registry and clock must outlive it.
 //
 // Graceful shutdown (SPEC §6): Drain makes gRPC health answer NOT_SERVING,
 // refuses new discovery streams (UNAVAILABLE) and closes the open ones
@@ -45,7 +46,8 @@ class XdsServer {
  public:
   static absl::StatusOr<std::unique_ptr<XdsServer>> Start(const XdsServerOptions& options,
                                                           ConfigWatcher& watcher,
-                                                          NodeStatusRegistry& registry);
+                                                          NodeStatusRegistry& registry,
+                                                          Clock& clock);
   ~XdsServer();
 
   int port() const { return port_; }

@@ -23,46 +23,43 @@ void WriteBudget::Grant::Reset() {
   if (budget_ != nullptr) std::exchange(budget_, nullptr)->Release(id_);
 }
 
-WriteBudget::WriteBudget(size_t max_bytes, std::chrono::milliseconds stall_after)
-    : max_bytes_(max_bytes), stall_after_(stall_after) {
+WriteBudget::WriteBudget(size_t max_bytes, std::chrono::milliseconds stall_after, Clock& clock)
+    : max_bytes_(max_bytes), stall_after_(stall_after), clock_(clock) {
   stall_watcher_ = std::thread([this] { WatchForStalls(); });
 }
 
 WriteBudget::~WriteBudget() {
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  wake_.notify_all();
   stall_watcher_.join();
 }
 
 void WriteBudget::Acquire(size_t bytes, Ready ready) {
   Grant grant;
-  bool first = false;
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (!waiting_.empty() || (in_flight_ > 0 && in_flight_ + bytes > max_bytes_)) {
       waiting_.push_back(Waiter{.bytes = bytes, .ready = std::move(ready)});
       return;
     }
     // The stall watcher sleeps until the oldest counted write's deadline;
     // only a write when none counts gives it a new one to wake for.
-    first = counted_ == 0;
+    if (counted_ == 0) ++wake_stall_watcher_;
     grant = StartLocked(bytes);
   }
-  if (first) wake_.notify_all();
   ready(std::move(grant));
 }
 
 WriteBudget::Stats WriteBudget::stats() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return Stats{.bytes_in_flight = in_flight_, .waiting = waiting_.size(), .stalled = stalled_};
 }
 
 WriteBudget::Grant WriteBudget::StartLocked(size_t bytes) {
   uint64_t id = next_id_++;
-  active_.emplace(id, Active{.bytes = bytes, .since = Clock::now(), .counted = true});
+  active_.emplace(id, Active{.bytes = bytes, .since = clock_.Now(), .counted = true});
   in_flight_ += bytes;
   ++counted_;
   return Grant(this, id);
@@ -82,9 +79,8 @@ std::vector<WriteBudget::Started> WriteBudget::StartWaitersLocked() {
 
 void WriteBudget::Release(uint64_t id) {
   std::vector<Started> started;
-  bool first = false;
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     auto it = active_.find(id);
     if (it == active_.end()) return;
     if (it->second.counted) {
@@ -92,22 +88,21 @@ void WriteBudget::Release(uint64_t id) {
       --counted_;
     }
     active_.erase(it);
-    first = counted_ == 0;
+    const bool none_counted = counted_ == 0;
     started = StartWaitersLocked();
-    first = first && !started.empty();
+    // Otherwise the writes started here are younger than the one the stall
+    // watcher sleeps for.
+    if (none_counted && !started.empty()) ++wake_stall_watcher_;
   }
-  // Otherwise the writes started here are younger than the one the stall
-  // watcher sleeps for.
-  if (first) wake_.notify_all();
   for (Started& write : started) write.ready(std::move(write.grant));
 }
 
 void WriteBudget::WatchForStalls() {
-  std::unique_lock lock(mu_);
+  absl::MutexLock lock(&mu_);
   while (!stopping_) {
     // The oldest counted write decides when to look again.
-    std::optional<Clock::time_point> next;
-    const Clock::time_point now = Clock::now();
+    std::optional<Clock::TimePoint> next;
+    const Clock::TimePoint now = clock_.Now();
     for (auto& [id, active] : active_) {
       if (!active.counted) continue;
       if (now - active.since >= stall_after_) {
@@ -121,16 +116,16 @@ void WriteBudget::WatchForStalls() {
     }
     std::vector<Started> started = StartWaitersLocked();
     if (!started.empty()) {
-      lock.unlock();
+      mu_.Unlock();
       for (Started& write : started) write.ready(std::move(write.grant));
-      lock.lock();
+      mu_.Lock();
       continue;
     }
-    if (next) {
-      wake_.wait_until(lock, *next);
-    } else {
-      wake_.wait(lock);
-    }
+    const uint64_t seen = wake_stall_watcher_;
+    auto woken = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return wake_stall_watcher_ != seen || stopping_;
+    };
+    clock_.AwaitUntil(mu_, absl::Condition(&woken), next.value_or(Clock::TimePoint::max()));
   }
 }
 

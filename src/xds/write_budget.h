@@ -1,18 +1,18 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
 
 namespace propsy::xds {
 
@@ -26,11 +26,10 @@ namespace propsy::xds {
 // A write that fits (or any write while nothing is in flight) starts at
 // once; others wait in arrival order. A write still in flight after
 // `stall_after` stops counting against the budget, so clients that stop
-// reading cannot starve the others. Thread-safe.
+// reading cannot starve the others (a thread watches for stalls on the
+// injected clock). Thread-safe.
 class WriteBudget {
  public:
-  using Clock = std::chrono::steady_clock;
-
   // The right to write; returns its bytes to the budget when destroyed.
   class Grant {
    public:
@@ -57,7 +56,7 @@ class WriteBudget {
     uint64_t stalled = 0;        // writes that stopped counting, since start
   };
 
-  WriteBudget(size_t max_bytes, std::chrono::milliseconds stall_after);
+  WriteBudget(size_t max_bytes, std::chrono::milliseconds stall_after, Clock& clock);
   ~WriteBudget();
   WriteBudget(const WriteBudget&) = delete;
   WriteBudget& operator=(const WriteBudget&) = delete;
@@ -71,7 +70,7 @@ class WriteBudget {
  private:
   struct Active {
     size_t bytes = 0;
-    Clock::time_point since;
+    Clock::TimePoint since;
     bool counted = true;
   };
   struct Waiter {
@@ -91,8 +90,10 @@ class WriteBudget {
 
   const size_t max_bytes_;
   const std::chrono::milliseconds stall_after_;
-  mutable std::mutex mu_;
-  std::condition_variable wake_;
+  Clock& clock_;
+  mutable absl::Mutex mu_;
+  // Moves when the stall watcher must look again (a first counted write).
+  uint64_t wake_stall_watcher_ ABSL_GUARDED_BY(mu_) = 0;
   size_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   size_t counted_ ABSL_GUARDED_BY(mu_) = 0;  // active writes still counted
   std::map<uint64_t, Active> active_ ABSL_GUARDED_BY(mu_);

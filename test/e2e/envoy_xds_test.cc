@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/clock.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/config/core/v3/config_source.pb.h"
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
@@ -262,7 +263,7 @@ class EnvoyXdsTest : public testing::TestWithParam<Variant> {
         << "(scripts/install-deps.sh) and re-run cmake";
     xds::XdsServerOptions options;
     options.listen_address = "127.0.0.1:0";
-    auto server = xds::XdsServer::Start(options, cache_, registry_);
+    auto server = xds::XdsServer::Start(options, cache_, registry_, clock_);
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(*server);
   }
@@ -365,7 +366,8 @@ class EnvoyXdsTest : public testing::TestWithParam<Variant> {
   HttpBackend backend_a_{"backend-A"};
   HttpBackend backend_b_{"backend-B"};
   xds::SnapshotCache cache_;
-  xds::NodeStatusRegistry registry_;
+  RealClock clock_;
+  xds::NodeStatusRegistry registry_{clock_};
   std::unique_ptr<xds::XdsServer> server_;
   std::unique_ptr<EnvoyProcess> envoy_;
 };

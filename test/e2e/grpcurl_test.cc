@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "support/subprocess.h"
 #include "support/temp_dir.h"
@@ -60,7 +61,7 @@ class GrpcurlTest : public testing::Test {
 
     xds::XdsServerOptions options;
     options.listen_address = "127.0.0.1:0";
-    auto server = xds::XdsServer::Start(options, cache_, registry_);
+    auto server = xds::XdsServer::Start(options, cache_, registry_, clock_);
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(*server);
   }
@@ -91,7 +92,8 @@ class GrpcurlTest : public testing::Test {
   test::TempDir dir_{"propsy-grpcurl"};
   int runs_ = 0;
   xds::SnapshotCache cache_;
-  xds::NodeStatusRegistry registry_;
+  RealClock clock_;
+  xds::NodeStatusRegistry registry_{clock_};
   std::unique_ptr<xds::XdsServer> server_;
 };
 

@@ -212,7 +212,8 @@ std::optional<envoy::service::status::v3::ClientConfig::GenericXdsConfig> AwaitC
 
 void XdsServerTest::StartServer(XdsServerOptions options) {
   options.listen_address = "127.0.0.1:0";
-  absl::StatusOr<std::unique_ptr<XdsServer>> server = XdsServer::Start(options, cache_, registry_);
+  absl::StatusOr<std::unique_ptr<XdsServer>> server =
+      XdsServer::Start(options, cache_, registry_, clock_);
   ASSERT_TRUE(server.ok()) << server.status();
   server_ = std::move(*server);
   ASSERT_GT(server_->port(), 0);

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/clock.h"
 #include "envoy/service/discovery/v3/discovery.pb.h"
 #include "envoy/service/status/v3/csds.pb.h"
 #include "xds/node_status.h"
@@ -78,7 +79,8 @@ class XdsServerTest : public ::testing::Test {
   std::shared_ptr<grpc::Channel> InsecureChannel() const;
 
   SnapshotCache cache_;
-  NodeStatusRegistry registry_;
+  RealClock clock_;
+  NodeStatusRegistry registry_{clock_};
   std::unique_ptr<XdsServer> server_;
 };
 

@@ -63,7 +63,7 @@ class ReflectorTest : public ::testing::Test {
   }
 
   Reflector& Start() {
-    reflector_ = std::make_unique<Reflector>(transport_, options_, sink_, time_.Hooks());
+    reflector_ = std::make_unique<Reflector>(transport_, options_, sink_, time_, time_.Hooks());
     reflector_->Start();
     return *reflector_;
   }
@@ -93,6 +93,7 @@ class ReflectorTest : public ::testing::Test {
   ReflectorOptions options_;
   RecordingSink sink_;
   FakeTime time_;
+  SimulatedClock simulated_;  // for tests where time must stand still
   std::unique_ptr<Reflector> reflector_;
 };
 
@@ -374,9 +375,8 @@ TEST_F(ReflectorTest, SelectorsGoOnListAndWatch) {
 TEST_F(ReflectorTest, WatchTimeoutIsRandomWithinFiveToTenMinutes) {
   transport_->PushList(kSlicesPath, Reply(200, ListBody("1", "", {})));
   for (int i = 0; i < 20; ++i) transport_->PushWatch(kSlicesPath, Chunks({BookmarkLine("2")}));
-  reflector_ = std::make_unique<Reflector>(
-      transport_, options_, sink_,
-      ReflectorHooks{.sleep = nullptr, .random = nullptr, .now = nullptr});  // real randomness
+  reflector_ = std::make_unique<Reflector>(transport_, options_, sink_, time_,
+                                           ReflectorHooks{.random = nullptr});  // real randomness
   reflector_->Start();
   WaitForQuietWatch();
   std::set<std::string> seen;
@@ -393,7 +393,7 @@ TEST_F(ReflectorTest, WatchTimeoutIsRandomWithinFiveToTenMinutes) {
 
 TEST_F(ReflectorTest, StopReturnsPromptlyWhileAWatchIsBlocked) {
   transport_->PushList(kSlicesPath, Reply(200, ListBody("1", "", {})));
-  reflector_ = std::make_unique<Reflector>(transport_, options_, sink_);  // real time
+  reflector_ = std::make_unique<Reflector>(transport_, options_, sink_, simulated_);
   reflector_->Start();
   WaitForQuietWatch();
   const auto before = std::chrono::steady_clock::now();
@@ -407,15 +407,13 @@ TEST_F(ReflectorTest, StopCutsALongBackoffShort) {
   options_.initial_backoff = std::chrono::minutes(10);
   options_.max_backoff = std::chrono::minutes(10);
   transport_->PushList(kSlicesPath, testing::Failure(absl::UnavailableError("down")));
-  // Real sleep, but a deterministic (long) delay.
-  reflector_ = std::make_unique<Reflector>(
-      transport_, options_, sink_,
-      ReflectorHooks{
-          .sleep = nullptr, .random = [](int64_t, int64_t hi) { return hi; }, .now = nullptr});
+  // Time stands still: the backoff would never end by itself.
+  reflector_ =
+      std::make_unique<Reflector>(transport_, options_, sink_, simulated_,
+                                  ReflectorHooks{.random = [](int64_t, int64_t hi) { return hi; }});
   reflector_->Start();
   ASSERT_TRUE(transport_->WaitForRequests(1, kTimeout));
-  ASSERT_TRUE(propsy::test::WaitFor([&] { return !reflector_->Stats().last_error.empty(); },
-                                    kTimeout, milliseconds(5)));
+  ASSERT_TRUE(simulated_.AwaitWaiters(1)) << "the reflector waits out its backoff";
   const auto before = std::chrono::steady_clock::now();
   reflector_.reset();
   EXPECT_LT(std::chrono::steady_clock::now() - before, std::chrono::seconds(1));

@@ -10,11 +10,12 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
-#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
 #include "kube/reflector.h"
 #include "model/cluster_objects.h"
 #include "model/json_fields.h"
@@ -57,7 +58,7 @@ inline std::string StatusBody(int code, const std::string& reason) {
 class RecordingSink : public ObjectSink {
  public:
   std::vector<absl::Status> Apply(const ObjectBatch& batch) override {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     std::vector<absl::Status> statuses;
     for (const rapidjson::Value* object : batch.upserts) {
       std::optional<model::ObjectKey> key = model::ReadObjectKey(*object);
@@ -73,16 +74,16 @@ class RecordingSink : public ObjectSink {
   void StateChanged() override { ++state_changes_; }
 
   std::vector<std::string> log() const {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     return log_;
   }
   size_t log_size() const {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     return log_.size();
   }
   // "name=ip" of every slice with a good version, sorted.
   std::set<std::string> Slices() {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     std::set<std::string> out;
     for (const auto& [service, endpoints] : store_.Snapshot()->endpoints) {
       for (const auto& [name, entry] : endpoints->slices) {
@@ -98,56 +99,74 @@ class RecordingSink : public ObjectSink {
   int state_changes() const { return state_changes_.load(); }
 
  private:
-  mutable std::mutex mu_;
-  model::ObjectStore store_;
-  std::vector<std::string> log_;
+  mutable absl::Mutex mu_;
+  model::ObjectStore store_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> log_ ABSL_GUARDED_BY(mu_);
   std::atomic<int> state_changes_{0};
 };
 
-// Records sleeps instead of sleeping; random picks by `pick` (default: the
-// top of the range); the clock advances a second per reading.
-class FakeTime {
+// Simulated time that moves by itself, so a reflector runs through its
+// retries without real waits: every reading of the clock moves it a second
+// on, and a wait that would block jumps straight to its deadline, recording
+// how long it waited. Random picks by `pick` (default: the top of the range).
+class FakeTime final : public Clock {
  public:
+  TimePoint Now() const override {
+    absl::MutexLock lock(&mu_);
+    elapsed_ += std::chrono::seconds(1);
+    return TimePoint(kSteadyStart + elapsed_);
+  }
+  std::chrono::system_clock::time_point WallNow() const override {
+    absl::MutexLock lock(&mu_);
+    elapsed_ += std::chrono::seconds(1);
+    return std::chrono::system_clock::time_point(
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(kWallStart + elapsed_));
+  }
+  bool AwaitUntil(absl::Mutex& mu, const absl::Condition& condition, TimePoint deadline) override
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    static_cast<void>(mu);  // held by the caller throughout: nothing waits
+    if (condition.Eval()) return true;
+    {
+      absl::MutexLock lock(&mu_);
+      const TimePoint now(kSteadyStart + elapsed_);
+      sleeps_.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now));
+      if (deadline > now) elapsed_ = deadline - TimePoint(kSteadyStart);
+    }
+    return condition.Eval();
+  }
+
   ReflectorHooks Hooks() {
     return ReflectorHooks{
-        .sleep =
-            [this](std::chrono::milliseconds delay) {
-              std::lock_guard lock(mu_);
-              sleeps_.push_back(delay);
-            },
         .random =
             [this](int64_t lo, int64_t hi) {
-              std::lock_guard lock(mu_);
+              absl::MutexLock lock(&mu_);
               ranges_.push_back({lo, hi});
               return pick_ ? pick_(lo, hi) : hi;
-            },
-        .now =
-            [this] {
-              std::lock_guard lock(mu_);
-              now_ += std::chrono::seconds(1);
-              return now_;
             },
     };
   }
   void set_pick(std::function<int64_t(int64_t, int64_t)> pick) {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     pick_ = std::move(pick);
   }
   std::vector<std::chrono::milliseconds> sleeps() const {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     return sleeps_;
   }
   std::vector<std::pair<int64_t, int64_t>> ranges() const {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     return ranges_;
   }
 
  private:
-  mutable std::mutex mu_;
-  std::vector<std::chrono::milliseconds> sleeps_;
-  std::vector<std::pair<int64_t, int64_t>> ranges_;
-  std::function<int64_t(int64_t, int64_t)> pick_;
-  std::chrono::system_clock::time_point now_{std::chrono::seconds(1700000000)};
+  static constexpr std::chrono::seconds kSteadyStart{1'000'000};
+  static constexpr std::chrono::seconds kWallStart{1'700'000'000};
+
+  mutable absl::Mutex mu_;
+  mutable Duration elapsed_ ABSL_GUARDED_BY(mu_){0};
+  std::vector<std::chrono::milliseconds> sleeps_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::pair<int64_t, int64_t>> ranges_ ABSL_GUARDED_BY(mu_);
+  std::function<int64_t(int64_t, int64_t)> pick_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace propsy::kube::testing

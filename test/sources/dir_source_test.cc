@@ -6,9 +6,9 @@
 
 #include <filesystem>
 #include <fstream>
-#include <mutex>
 #include <optional>
 
+#include "absl/synchronization/mutex.h"
 #include "support/temp_dir.h"
 #include "support/wait.h"
 
@@ -40,16 +40,17 @@ spec:
                      name, ns, name, percent);
 }
 
-std::string Slice(const std::string& name, const std::string& service, const std::string& ip) {
+std::string Slice(const std::string& name, const std::string& service, const std::string& ip,
+                  const std::string& ns = "shop") {
   return fmt::format(R"(apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
-metadata: {{ name: {}, namespace: shop, labels: {{ kubernetes.io/service-name: {} }} }}
+metadata: {{ name: {}, namespace: {}, labels: {{ kubernetes.io/service-name: {} }} }}
 addressType: IPv4
 ports: [{{ name: http, port: 8080 }}]
 endpoints:
 - addresses: ["{}"]
 )",
-                     name, service, ip);
+                     name, ns, service, ip);
 }
 
 void Write(const fs::path& path, const std::string& content) {
@@ -70,18 +71,18 @@ class Recorder {
  public:
   ClusterSource::Callback Callback() {
     return [this](ClusterState state) {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       states_.push_back(std::move(state));
     };
   }
 
   size_t Count() {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return states_.size();
   }
 
   std::optional<ClusterState> Latest() {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (states_.empty()) return std::nullopt;
     return states_.back();
   }
@@ -100,8 +101,8 @@ class Recorder {
   }
 
  private:
-  std::mutex mu_;
-  std::vector<ClusterState> states_;
+  absl::Mutex mu_;
+  std::vector<ClusterState> states_ ABSL_GUARDED_BY(mu_);
 };
 
 const model::Entry<model::ProPsyService>* FindService(const ClusterState& state,
@@ -130,8 +131,9 @@ class DirSourceTest : public ::testing::Test {
   void SetUp() override { fs::create_directories(root_); }
 
   // Starts a source on root_ and waits for its first report.
-  ClusterState Start() {
-    absl::StatusOr<std::unique_ptr<DirSource>> source = DirSource::Create(root_.string());
+  ClusterState Start(DirSourceOptions options = {}) {
+    absl::StatusOr<std::unique_ptr<DirSource>> source =
+        DirSource::Create(root_.string(), std::move(options));
     EXPECT_TRUE(source.ok()) << source.status();
     if (!source.ok()) return {};
     source_ = *std::move(source);
@@ -173,6 +175,37 @@ TEST_F(DirSourceTest, InitialScanReadsEveryManifestRecursively) {
   ASSERT_TRUE(state.objects->endpoints.contains({"shop", "db"}));
   EXPECT_TRUE(state.objects->endpoints.at({"shop", "db"})->core_endpoints.has_value());
   EXPECT_EQ(source_->Describe(), "dir:" + root_.string());
+}
+
+TEST_F(DirSourceTest, NamespaceFilterIgnoresOtherNamespacesAsIfAbsent) {
+  Write(root_ / "a.yaml", Service("web", 80) + "---\n" + Service("web", 30, "other") + "---\n" +
+                              Service("bad", 400, "other"));
+  Write(root_ / "b.yaml",
+        Slice("web-1", "web", "10.0.0.1") + "---\n" + Slice("web-1", "web", "10.0.0.2", "other"));
+  DirSourceOptions options;
+  options.namespaces = {"shop"};
+  ClusterState state = Start(options);
+  ASSERT_NE(state.objects, nullptr);
+  EXPECT_EQ(state.objects->services.size(), 1u);
+  EXPECT_EQ(Percent(state, "web"), 80);
+  EXPECT_EQ(FindService(state, "web", "other"), nullptr);
+  EXPECT_EQ(state.objects->endpoints.size(), 1u);
+  EXPECT_TRUE(state.objects->endpoints.contains({"shop", "web"}));
+  EXPECT_THAT(state.problems, IsEmpty()) << "the invalid object is in another namespace";
+
+  // A change in another namespace reports nothing; the objects keep their
+  // identity, so nothing downstream sees a change.
+  const size_t reports = recorder_.Count();
+  Write(root_ / "c.yaml", Service("api", 10, "other"));
+  Write(root_ / "d.yaml", Service("api", 20));
+  std::optional<ClusterState> after =
+      recorder_.WaitUntil([](const ClusterState& s) { return Percent(s, "api") == 20; });
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(recorder_.Count(), reports + 1);
+  EXPECT_EQ(after->objects->services.size(), 2u);
+  EXPECT_EQ(after->objects->endpoints.at({"shop", "web"}),
+            state.objects->endpoints.at({"shop", "web"}))
+      << "an unchanged endpoint set is the same object";
 }
 
 TEST_F(DirSourceTest, LiveAddModifyAndDelete) {

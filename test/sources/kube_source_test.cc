@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "kube/fake_transport.h"
 #include "kube/reflector_test_util.h"
 
@@ -77,7 +78,7 @@ class KubeSourceTest : public ::testing::Test {
   }
 
   void Start() {
-    source_ = std::make_unique<KubeSource>(transport_, options_);
+    source_ = std::make_unique<KubeSource>(transport_, options_, clock_);
     ASSERT_TRUE(source_
                     ->Start([this](ClusterState state) {
                       const int running = ++running_callbacks_;
@@ -113,6 +114,9 @@ class KubeSourceTest : public ::testing::Test {
 
   std::shared_ptr<FakeTransport> transport_;
   KubeSourceOptions options_;
+  // Real time: these tests drive reflectors, backoff and staleness together
+  // through a fake transport, with delays of a few milliseconds.
+  RealClock clock_;
   std::unique_ptr<KubeSource> source_;
   mutable std::mutex mu_;
   std::condition_variable changed_;

@@ -64,7 +64,8 @@ std::vector<std::string> NodeIds(const ClientStatusResponse& response) {
 }
 
 TEST(NodeStatusRegistryTest, SentIsRequestedThenAcked) {
-  NodeStatusRegistry registry;
+  SimulatedClock clock;
+  NodeStatusRegistry registry(clock);
   auto stream = registry.OpenStream(MakeNode("gw-1"), "ads");
   ResourcePtr c1 = test::ClusterRes("c1");
   ResourcePtr c2 = test::ClusterRes("c2");
@@ -95,7 +96,8 @@ TEST(NodeStatusRegistryTest, SentIsRequestedThenAcked) {
 }
 
 TEST(NodeStatusRegistryTest, NackShowsTheErrorAndIsCounted) {
-  NodeStatusRegistry registry;
+  SimulatedClock clock;
+  NodeStatusRegistry registry(clock);
   auto stream = registry.OpenStream(MakeNode("gw-1"), "ads");
   registry.OnSent(stream, Sent(ResourceType::kListener, {test::ListenerRes("l1", "r1")}, "1"));
   registry.OnRequest(stream, Answer(ResourceType::kListener, RequestEvent::Kind::kAck, "set-1"));
@@ -119,7 +121,8 @@ TEST(NodeStatusRegistryTest, NackShowsTheErrorAndIsCounted) {
 }
 
 TEST(NodeStatusRegistryTest, OtherEventsAreNotCountedAsAnswers) {
-  NodeStatusRegistry registry;
+  SimulatedClock clock;
+  NodeStatusRegistry registry(clock);
   auto stream = registry.OpenStream(MakeNode("gw-1"), "ads");
   registry.OnSent(stream, Sent(ResourceType::kCluster, {test::ClusterRes("c1")}, "1"));
   registry.OnRequest(stream, Answer(ResourceType::kCluster, RequestEvent::Kind::kStaleNonce, ""));
@@ -131,7 +134,8 @@ TEST(NodeStatusRegistryTest, OtherEventsAreNotCountedAsAnswers) {
 }
 
 TEST(NodeStatusRegistryTest, AnAnswerConcernsOnlyItsType) {
-  NodeStatusRegistry registry;
+  SimulatedClock clock;
+  NodeStatusRegistry registry(clock);
   auto stream = registry.OpenStream(MakeNode("gw-1"), "ads");
   registry.OnSent(stream, Sent(ResourceType::kCluster, {test::ClusterRes("c1")}, "1"));
   registry.OnSent(stream, Sent(ResourceType::kListener, {test::ListenerRes("l1", "r1")}, "2"));
@@ -142,7 +146,8 @@ TEST(NodeStatusRegistryTest, AnAnswerConcernsOnlyItsType) {
 }
 
 TEST(NodeStatusRegistryTest, ResponsesUpdateAndRemoveWhatTheyName) {
-  NodeStatusRegistry registry;
+  SimulatedClock clock;
+  NodeStatusRegistry registry(clock);
   auto sotw = registry.OpenStream(MakeNode("sotw"), "ads");
   registry.OnSent(sotw, Sent(ResourceType::kCluster, {test::ClusterRes("c1")}, "1"));
   registry.OnSent(sotw, Sent(ResourceType::kCluster, {test::ClusterRes("c2")}, "2", {"c1"}));
@@ -168,7 +173,8 @@ TEST(NodeStatusRegistryTest, ResponsesUpdateAndRemoveWhatTheyName) {
 }
 
 TEST(NodeStatusRegistryTest, NodeMatchersFilterNodes) {
-  NodeStatusRegistry registry;
+  SimulatedClock clock;
+  NodeStatusRegistry registry(clock);
   for (const char* id : {"gw-1", "gw-2", "edge-1"}) {
     auto stream = registry.OpenStream(MakeNode(id), "ads");
     registry.OnSent(stream, Sent(ResourceType::kCluster, {test::ClusterRes("c1")}, "1"));
@@ -200,7 +206,8 @@ TEST(NodeStatusRegistryTest, NodeMatchersFilterNodes) {
 }
 
 TEST(NodeStatusRegistryTest, StreamsOfOneNodeMakeOneClientConfig) {
-  NodeStatusRegistry registry;
+  SimulatedClock clock;
+  NodeStatusRegistry registry(clock);
   auto clusters = registry.OpenStream(MakeNode("gw-1"), "cds");
   auto listeners = registry.OpenStream(MakeNode("gw-1"), "lds");
   registry.OnSent(clusters, Sent(ResourceType::kCluster, {test::ClusterRes("c1")}, "1"));
@@ -214,7 +221,8 @@ TEST(NodeStatusRegistryTest, StreamsOfOneNodeMakeOneClientConfig) {
 }
 
 TEST(NodeStatusRegistryTest, CloseStreamRemovesTheNode) {
-  NodeStatusRegistry registry;
+  SimulatedClock clock;
+  NodeStatusRegistry registry(clock);
   auto a = registry.OpenStream(MakeNode("gw-1"), "ads");
   auto b = registry.OpenStream(MakeNode("gw-2"), "ads");
   registry.OnSent(a, Sent(ResourceType::kCluster, {test::ClusterRes("c1")}, "1"));
@@ -234,7 +242,8 @@ TEST(NodeStatusRegistryTest, CloseStreamRemovesTheNode) {
 }
 
 TEST(NodeStatusRegistryTest, IdentityRejectionsAreCounted) {
-  NodeStatusRegistry registry;
+  SimulatedClock clock;
+  NodeStatusRegistry registry(clock);
   registry.OnIdentityRejected();
   registry.OnIdentityRejected();
   EXPECT_EQ(registry.totals().identity_rejections, 2u);
