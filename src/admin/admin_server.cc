@@ -154,12 +154,12 @@ void AdminServer::Stop() {
 }
 
 void AdminServer::Handle(std::string path, Handler handler) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   routes_[std::move(path)] = std::move(handler);
 }
 
 Handler AdminServer::Find(const std::string& path) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = routes_.find(path);
   return it == routes_.end() ? Handler() : it->second;
 }

@@ -4,13 +4,13 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/metrics.h"
 
 namespace httplib {
@@ -83,7 +83,7 @@ class AdminServer {
   std::atomic<bool> listen_returned_{false};
   int port_ = 0;
 
-  mutable std::mutex mu_;
+  mutable absl::Mutex mu_;
   std::map<std::string, Handler> routes_ ABSL_GUARDED_BY(mu_);
 };
 

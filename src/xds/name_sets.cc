@@ -10,7 +10,7 @@ SharedNameSet NameSetInterner::Intern(NameSet names) {
   for (const std::string& name : names) {
     hash = hash * 31 + std::hash<std::string>()(name);
   }
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto [first, last] = sets_.equal_range(hash);
   for (auto it = first; it != last; ++it) {
     if (SharedNameSet set = it->second.lock(); set != nullptr && *set == names) return set;

@@ -2,12 +2,12 @@
 
 #include <cstddef>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <unordered_map>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 
 namespace propsy::xds {
 
@@ -24,7 +24,7 @@ class NameSetInterner {
   SharedNameSet Intern(NameSet names);
 
  private:
-  std::mutex mu_;
+  absl::Mutex mu_;
   // By hash of the names; entries expire with the last stream using them.
   std::unordered_multimap<size_t, std::weak_ptr<const NameSet>> sets_ ABSL_GUARDED_BY(mu_);
   size_t inserts_since_sweep_ ABSL_GUARDED_BY(mu_) = 0;

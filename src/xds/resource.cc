@@ -44,7 +44,7 @@ ResourcePtr ResourceInterner::Intern(std::string name, const google::protobuf::M
   std::string bytes = SerializeDeterministically(message);
   std::string version = ContentHash(bytes);
   std::string key = name + '\0' + version;
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = entries_.find(key);
   if (it != entries_.end()) {
     ResourcePtr existing = it->second.lock();
@@ -64,7 +64,7 @@ ResourcePtr ResourceInterner::Intern(std::string name, const google::protobuf::M
 }
 
 size_t ResourceInterner::LiveCount() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   size_t live = 0;
   for (const auto& [key, weak] : entries_) live += weak.expired() ? 0 : 1;
   return live;

@@ -5,11 +5,11 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <unordered_map>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "xds/resource_type.h"
 
 namespace propsy::xds {
@@ -36,7 +36,7 @@ class ResourceInterner {
   size_t LiveCount() const;
 
  private:
-  mutable std::mutex mu_;
+  mutable absl::Mutex mu_;
   // Key: name + '\0' + version. Entries expire when no snapshot uses them.
   std::unordered_map<std::string, std::weak_ptr<const Resource>> entries_ ABSL_GUARDED_BY(mu_);
   size_t inserts_since_sweep_ ABSL_GUARDED_BY(mu_) = 0;

@@ -79,7 +79,7 @@ TrafficLoop::~TrafficLoop() {
 TrafficLoop::Result TrafficLoop::Stop() {
   stop_.store(true);
   if (thread_.joinable()) thread_.join();
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return result_;
 }
 
@@ -95,7 +95,7 @@ void TrafficLoop::Run(int port, const std::string& path, std::chrono::millisecon
     const auto since = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - start);
     {
-      std::lock_guard lock(mu_);
+      absl::MutexLock lock(&mu_);
       ++result_.requests;
       result_.duration = since;
       std::string failure;

@@ -16,13 +16,13 @@
 #include <chrono>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "e2e/kube_env.h"
 #include "e2e/propsy_e2e_fixture.h"
 #include "support/http_backend.h"
@@ -63,7 +63,7 @@ class TrafficLoop {
 
   std::atomic<bool> stop_{false};
   std::atomic<int> requests_{0};
-  std::mutex mu_;
+  absl::Mutex mu_;
   Result result_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 };

@@ -45,7 +45,7 @@ absl::StatusOr<std::unique_ptr<TcpForwarder>> TcpForwarder::Start(int target_por
 TcpForwarder::~TcpForwarder() { Cut(); }
 
 int TcpForwarder::connections() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return accepted_;
 }
 
@@ -102,7 +102,7 @@ void TcpForwarder::Cut() {
   listen_fd_ = -1;
   std::vector<std::unique_ptr<Relay>> relays;
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     relays.swap(relays_);
   }
   // Shutting the sockets down wakes a relay blocked in send(); the
@@ -155,7 +155,7 @@ void TcpForwarder::AcceptLoop(int listen_fd, int stop_fd, int blackhole_fd) {
     relay->thread = std::thread([client, upstream, stop_fd, blackhole_fd] {
       Pump(client, upstream, stop_fd, blackhole_fd);
     });
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     relays_.push_back(std::move(relay));
     ++accepted_;
   }

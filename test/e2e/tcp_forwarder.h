@@ -1,13 +1,13 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 
 namespace propsy::e2e {
 
@@ -63,7 +63,7 @@ class TcpForwarder {
   int stop_fd_ = -1;       // eventfd: readable once Cut began
   int blackhole_fd_ = -1;  // eventfd: readable once Blackhole was called
   std::thread accept_thread_;
-  mutable std::mutex mu_;
+  mutable absl::Mutex mu_;
   std::vector<std::unique_ptr<Relay>> relays_ ABSL_GUARDED_BY(mu_);
   int accepted_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -6,11 +6,9 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -18,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "envoy/service/discovery/v3/discovery.pb.h"
 
 namespace propsy::xds::testing {
@@ -77,8 +77,9 @@ class BidiStream {
   // The next response, or nullopt if none arrives within `timeout` (or the
   // stream ended).
   std::optional<Response> Next(milliseconds timeout = kExpectWithin) {
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, timeout, [this] { return !queue_.empty() || read_done_; });
+    absl::MutexLock lock(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(this, &BidiStream::ArrivedLocked),
+                         absl::FromChrono(timeout));
     if (queue_.empty()) return std::nullopt;
     Response response = std::move(queue_.front());
     queue_.pop_front();
@@ -88,15 +89,15 @@ class BidiStream {
   // Everything that arrives within `window`.
   std::vector<Response> Drain(milliseconds window = kQuietFor) {
     std::vector<Response> out;
-    const auto until = std::chrono::steady_clock::now() + window;
-    std::unique_lock lock(mu_);
+    const absl::Time until = absl::Now() + absl::FromChrono(window);
+    absl::MutexLock lock(&mu_);
     while (true) {
-      cv_.wait_until(lock, until, [this] { return !queue_.empty() || read_done_; });
+      mu_.AwaitWithDeadline(absl::Condition(this, &BidiStream::ArrivedLocked), until);
       while (!queue_.empty()) {
         out.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
-      if (read_done_ || std::chrono::steady_clock::now() >= until) return out;
+      if (read_done_ || absl::Now() >= until) return out;
     }
   }
 
@@ -107,8 +108,8 @@ class BidiStream {
     StartReading();
     bool ended;
     {
-      std::unique_lock lock(mu_);
-      ended = cv_.wait_for(lock, timeout, [this] { return read_done_; });
+      absl::MutexLock lock(&mu_);
+      ended = mu_.AwaitWithTimeout(absl::Condition(&read_done_), absl::FromChrono(timeout));
     }
     if (!ended) context_.TryCancel();
     if (reader_.joinable()) reader_.join();
@@ -129,14 +130,16 @@ class BidiStream {
   void ReadLoop() {
     Response response;
     while (call_->Read(&response)) {
-      std::lock_guard lock(mu_);
+      absl::MutexLock lock(&mu_);
       queue_.push_back(std::move(response));
       response = Response();
-      cv_.notify_all();
     }
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     read_done_ = true;
-    cv_.notify_all();
+  }
+
+  bool ArrivedLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !queue_.empty() || read_done_;
   }
 
   grpc::ClientContext context_;
@@ -146,10 +149,11 @@ class BidiStream {
   bool finished_ = false;         // Finish called (test thread only)
   grpc::Status status_;
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Response> queue_;
-  bool read_done_ = false;
+  // Waits here are real time: they bound how long a test listens to a real
+  // server over a real connection.
+  absl::Mutex mu_;
+  std::deque<Response> queue_ ABSL_GUARDED_BY(mu_);
+  bool read_done_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 using SotwStream = BidiStream<DiscoveryRequest, DiscoveryResponse>;

@@ -14,7 +14,7 @@ HttpBackend::HttpBackend(std::string name, const std::string& host)
     : name_(std::move(name)), server_(std::make_unique<httplib::Server>()) {
   auto handler = [this](const httplib::Request& request, httplib::Response& response) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       paths_.push_back(request.path);
     }
     requests_.fetch_add(1);
@@ -40,7 +40,7 @@ HttpBackend::HttpBackend(std::string name, const std::string& host)
 }
 
 std::vector<std::string> HttpBackend::paths() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return paths_;
 }
 

@@ -2,12 +2,12 @@
 
 #include <atomic>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 
 namespace httplib {
 class Server;
@@ -41,7 +41,7 @@ class HttpBackend {
   std::thread thread_;
   int port_ = 0;
   std::atomic<int> requests_{0};
-  mutable std::mutex mu_;
+  mutable absl::Mutex mu_;
   std::vector<std::string> paths_ ABSL_GUARDED_BY(mu_);
 };
 

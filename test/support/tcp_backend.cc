@@ -89,7 +89,7 @@ TcpBackend::~TcpBackend() {
   accept_thread_.join();
   std::vector<std::thread> workers;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     workers.swap(workers_);
   }
   for (std::thread& worker : workers) worker.join();
@@ -110,7 +110,7 @@ void TcpBackend::AcceptLoop() {
     int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) continue;
     connections_.fetch_add(1);
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     workers_.emplace_back([this, fd] { Serve(fd); });
   }
 }

@@ -2,13 +2,13 @@
 
 #include <atomic>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 
 namespace propsy::test {
 
@@ -38,7 +38,7 @@ class TcpBackend {
   int port_ = 0;
   std::atomic<int> connections_{0};
   std::thread accept_thread_;
-  std::mutex mu_;
+  absl::Mutex mu_;
   std::vector<std::thread> workers_ ABSL_GUARDED_BY(mu_);
 };
 
