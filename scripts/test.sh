@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what is missing, checks
-# formatting, builds, builds the OCI image, runs every CTest label but
-# `fresh` (unit, integration, e2e, image, bench smoke), then runs unit +
-# integration again under AddressSanitizer + UBSan,
-# runs the benchmark tools at smoke scale, then fuzzes every parser briefly
-# with libFuzzer. The `soak` label (minutes of mostly idle real time) runs in
-# the background while the sanitizer build keeps the CPUs busy.
+# formatting, builds (gcc), builds the OCI image, runs every CTest label but
+# `fresh` (unit, integration, e2e, image, fuzz corpora), runs unit +
+# integration again under AddressSanitizer + UBSan (gcc) and under
+# ThreadSanitizer in a clang build that also checks the lock annotations
+# (-Wthread-safety -Werror) and adds the stress test, runs the benchmark
+# tools at smoke scale, then fuzzes every parser briefly with libFuzzer. The
+# `soak` label (minutes of mostly idle real time) runs in the background
+# while the sanitizer build keeps the CPUs busy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs="${PROPSY_JOBS:-2}"
@@ -42,10 +44,26 @@ ninja -C build-asan -j "$jobs"
 echo "asan build: $(( $(date +%s) - start ))s"
 
 echo "== tests under ASan + UBSan (unit, integration, fuzz corpora)"
+start=$(date +%s)
 lsan_suppressions="$PWD/test/lsan.supp"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   LSAN_OPTIONS="suppressions=$lsan_suppressions" \
   ctest -L 'unit|integration|fuzz' --output-on-failure -j "$jobs")
+echo "asan tests: $(( $(date +%s) - start ))s"
+
+echo "== build (clang, ThreadSanitizer, -Wthread-safety -Werror)"
+start=$(date +%s)
+CC=clang CXX=clang++ cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DPROPSY_TSAN=ON -DPROPSY_BUILD_E2E=OFF -DPROPSY_BUILD_BENCH=OFF >/dev/null
+ninja -C build-tsan -j "$jobs"
+echo "tsan build: $(( $(date +%s) - start ))s"
+
+echo "== tests under ThreadSanitizer (unit, integration with the stress test)"
+start=$(date +%s)
+tsan_suppressions="$PWD/test/tsan.supp"
+(cd build-tsan && TSAN_OPTIONS="suppressions=$tsan_suppressions halt_on_error=1 second_deadlock_stack=1" \
+  ctest -L 'unit|integration' --output-on-failure -j "$jobs")
+echo "tsan tests: $(( $(date +%s) - start ))s"
 
 echo "== OCI image (scripts/build-image.sh; ctest's image_build checks it again)"
 start=$(date +%s)
