@@ -36,7 +36,7 @@ constexpr char kChangedAddress[] = "192.0.2.1";
 }
 
 // A watcher with every node of the workload watching it, counting the
-// snapshots pushed to them.
+// wakes (snapshot changes) its streams get.
 class WatchedNodes {
  public:
   explicit WatchedNodes(const WorkloadShape& shape)
@@ -44,7 +44,7 @@ class WatchedNodes {
                                              .xds_cluster_name = "xds_cluster"}) {
     for (int node = 0; node < shape.nodes; ++node) {
       xds::NodeInfo info{.id = NodeId(node), .zone = NodeZone(node), .uses_ads = true};
-      handles_.push_back(watcher_.Watch(info, [this](xds::SnapshotPtr) { ++pushes_; }));
+      handles_.push_back(watcher_.Watch(info, [this] { ++pushes_; }));
     }
   }
 
@@ -57,7 +57,7 @@ class WatchedNodes {
 
  private:
   control::WorldConfigWatcher watcher_;
-  // Callbacks of different watches may run on different threads.
+  // Wakes of different watches may run on different threads.
   std::atomic<uint64_t> pushes_ = 0;
   // Declared last: the watches end before the watcher goes.
   std::vector<std::unique_ptr<xds::WatchHandle>> handles_;
