@@ -1,6 +1,7 @@
 #include "xds/node_status.h"
 
 #include <gmock/gmock.h>
+#include <google/protobuf/util/time_util.h>
 #include <gtest/gtest.h>
 
 #include <map>
@@ -82,9 +83,16 @@ TEST(NodeStatusRegistryTest, SentIsRequestedThenAcked) {
   EXPECT_EQ(entries["c2"].client_status(), ClientResourceStatus::REQUESTED);
   EXPECT_EQ(entries["c1"].xds_config().SerializeAsString(), c1->body.SerializeAsString());
 
+  const auto sent_at = clock.WallNow();
+  clock.Advance(std::chrono::seconds(7));
   registry.OnRequest(stream, Answer(ResourceType::kCluster, RequestEvent::Kind::kAck, "set-1"));
   auto after = ByName(registry.ClientStatus(ClientStatusRequest()).config(0));
   EXPECT_EQ(after["c1"].client_status(), ClientResourceStatus::ACKED);
+  // last_updated: when the answer came, on the injected clock.
+  EXPECT_EQ(google::protobuf::util::TimeUtil::TimestampToNanoseconds(after["c1"].last_updated()),
+            std::chrono::duration_cast<std::chrono::nanoseconds>(
+                (sent_at + std::chrono::seconds(7)).time_since_epoch())
+                .count());
   EXPECT_EQ(after["c1"].config_status(), ConfigStatus::SYNCED);
   EXPECT_EQ(after["c2"].client_status(), ClientResourceStatus::ACKED);
   EXPECT_FALSE(after["c1"].has_error_state());
