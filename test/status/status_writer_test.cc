@@ -111,7 +111,7 @@ class StatusWriterTest : public ::testing::Test {
 
   SimulatedClock clock_;
   testing::FakeApiServer server_;
-  xds::NodeStatusRegistry nodes_;
+  xds::NodeStatusRegistry nodes_{clock_};
   std::unique_ptr<StatusWriter> writer_;
   std::vector<std::string> names_;
 };

@@ -260,7 +260,8 @@ TEST(NodeStatusRegistryTest, IdentityRejectionsAreCounted) {
 // The status writer's view: per stream, the types asked for and each held
 // resource's answer, and a version that moves with every change.
 TEST(NodeStatusRegistryTest, AnswersShowRequestedTypesAndEachResourcesAnswer) {
-  NodeStatusRegistry registry;
+  SimulatedClock clock;
+  NodeStatusRegistry registry(clock);
   envoy::config::core::v3::Node node = MakeNode("edge-1");
   node.mutable_locality()->set_zone("zone-a");
   const uint64_t empty = registry.answers_version();
