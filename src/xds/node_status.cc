@@ -267,7 +267,7 @@ size_t NodeStatusRegistry::ConnectedStreams() const {
 
 size_t NodeStatusRegistry::ConnectedNodes() const {
   std::set<std::string_view> nodes;
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   for (const auto& [id, stream] : streams_) nodes.insert(stream.node.id());
   return nodes.size();
 }
