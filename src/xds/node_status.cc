@@ -125,7 +125,7 @@ void NodeStatusRegistry::OnRequest(StreamId stream, const RequestEvent& event) {
       const uint64_t batch_id = type.next_batch++;
       Batch& batch = type.batches[batch_id];
       batch.state = State::kAcked;
-      batch.updated = Clock::now();
+      batch.updated = clock_.WallNow();
       for (const ResourcePtr& resource : event.claimed_resources) {
         type.held.push_back(HeldResource{.resource = resource, .batch = batch_id});
         ++batch.uses;
