@@ -301,7 +301,8 @@ TEST(NodeStatusRegistryTest, AnswersShowRequestedTypesAndEachResourcesAnswer) {
 // held and ACKed; a SotW client's set version is reported until the type's
 // first response.
 TEST(NodeStatusRegistryTest, AnswersIncludeWhatAReconnectingClientHolds) {
-  NodeStatusRegistry registry;
+  SimulatedClock clock;
+  NodeStatusRegistry registry(clock);
   const auto delta = registry.OpenStream(MakeNode("edge-1"), "delta ads");
   RequestEvent first = Answer(ResourceType::kCluster, RequestEvent::Kind::kRequest, "");
   first.claimed_resources = {test::ClusterRes("b"), test::ClusterRes("a")};
