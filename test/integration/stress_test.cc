@@ -538,12 +538,12 @@ TEST(XdsStressTest, StreamsChurnWhileTheWorldChangesThenConvergeAndLeaveNothingB
           }
         }
         return registry.ConnectedStreams() == 0 && watcher.watch_count() == 0 &&
-               (*server)->write_budget_stats().bytes_in_flight == 0 &&
-               (*server)->write_budget_stats().waiting == 0;
+               (*server)->write_budget().stats().bytes_in_flight == 0 &&
+               (*server)->write_budget().stats().waiting == 0;
       },
       milliseconds(30'000), milliseconds(20));
   EXPECT_TRUE(closed) << registry.ConnectedStreams() << " streams, " << watcher.watch_count()
-                      << " watches, " << (*server)->write_budget_stats().bytes_in_flight
+                      << " watches, " << (*server)->write_budget().stats().bytes_in_flight
                       << " bytes in flight";
   spdlog::set_level(spdlog::level::info);
 }
