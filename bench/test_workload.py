@@ -20,7 +20,7 @@ _spec = importlib.util.spec_from_file_location("workload", SCRIPT)
 workload = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(workload)
 
-SMALL = {"nodes": 20, "services": 40, "endpoints": 500, "clusters": 3, "groups": 4}
+SMALL = {"nodes": 24, "services": 40, "endpoints": 500, "clusters": 3, "groups": 4}
 DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 
 
@@ -95,20 +95,39 @@ def test_every_node_receives_its_group(tree):
     assert len(received) == SMALL["nodes"]
     assert set(received.values()) == {SMALL["services"] // SMALL["groups"]}
     for i, node in enumerate(info["nodes"]):
-        assert node == {"id": f"node-{i:04d}", "zone": ("zone-a", "zone-b")[i % 2], "group": i % 4}
+        zone = ("zone-a", "zone-b")[i % 2]
+        assert node == {"id": f"node-{i:04d}", "zone": zone, "group": (i // 2) % 4}
+    zones = defaultdict(set)
+    for node in info["nodes"]:
+        zones[node["group"]].add(node["zone"])
+    assert all(z == {"zone-a", "zone-b"} for z in zones.values()), "every group spans both zones"
 
 
 def test_uneven_split_still_targets_every_node(tmp_path):
     info = generate(tmp_path / "wl", nodes=7, services=10, groups=3, endpoints=30)
     received = Counter(n for s in info["services"] for n in s["nodes"])
-    # Group 0 (nodes 0, 3, 6) gets services 0, 3, 6, 9; groups 1 and 2 get three each.
-    assert received == {f"node-000{i}": 4 if i % 3 == 0 else 3 for i in range(7)}
+    # Group 0 (nodes 0, 1, 6) gets services 0, 3, 6, 9; groups 1 and 2 get three each.
+    assert received == {f"node-000{i}": 4 if i in (0, 1, 6) else 3 for i in range(7)}
+
+
+def test_fewest_nodes_for_the_groups(tmp_path):
+    info = generate(tmp_path / "wl", nodes=5, services=6, groups=3, endpoints=18)
+    assert [len(s["nodes"]) for s in info["services"][:3]] == [2, 2, 1]
+    result = run(
+        "generate", "--out", tmp_path / "w2", "--nodes", 4, "--groups", 3, "--services", 6,
+        "--endpoints", 18, check=False,
+    )
+    assert result.returncode == 2 and "needs at least 5 nodes" in result.stderr
 
 
 def test_default_scale_layout():
     plans = workload.plan_services(2000, 10, 1000)
     received = Counter(n for p in plans for n in p["nodes"])
     assert len(received) == 1000 and set(received.values()) == {200}
+    # 10 groups x 2 zones: 20 node classes, 100 nodes per service, 50 in each zone.
+    assert {len(p["nodes"]) for p in plans} == {100}
+    zones = Counter(workload.node_zone(int(n.split("-")[1])) for n in plans[0]["nodes"])
+    assert zones == {"zone-a": 50, "zone-b": 50}
     group0 = [p["spec"] for p in plans if p["group"] == 0]
     assert Counter(s["type"] for s in group0) == {"HTTP": 180, "TCP": 20}
     assert len({s["listen"] for s in group0 if s["type"] == "HTTP"}) == 9
@@ -263,7 +282,7 @@ def test_roll_changes_a_tenth_in_every_cluster(tmp_path):
     for roll in range(2):
         before = snapshot(out)
         result = run("update", "--dir", out, "--kind", "roll", "--service", "ns-09/svc-0009")
-        assert "10 nodes affected" in result.stderr
+        assert "12 nodes affected" in result.stderr
         files = changed_files(before, snapshot(out))
         assert sorted(files) == [Path(f"cluster-{c}/ns-09_svc-0009.json") for c in (1, 2, 3)]
         for path in files:
@@ -309,7 +328,7 @@ def test_affected(tree):
     out, info = tree
     assert run("affected", "--dir", out).stdout.strip() == str(SMALL["nodes"] // 4)
     key = info["services"][7]["key"]
-    assert run("affected", "--dir", out, "--service", key).stdout.strip() == "5"
+    assert run("affected", "--dir", out, "--service", key).stdout.strip() == "6"
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark workload for ProPsy: `dir:` manifests at scale, and live updates.
 
-    workload.py generate --out DIR [--nodes 1000] [--services 2000]
+    workload.py generate --out DIR [--nodes 5000] [--services 2000]
                          [--endpoints 50000] [--clusters 3] [--groups 10] [--seed 1]
     workload.py update   --dir DIR --kind endpoint|roll [--service NS/NAME]
     workload.py affected --dir DIR [--service NS/NAME]
@@ -16,9 +16,12 @@ which ProPsy's dir: source reads like YAML and which parses unambiguously):
     DIR/.update-state.json             what `update` has handed out so far
 
 Nodes: `node-0000` ... ; node i is in zone `zone-a` when i is even, else
-`zone-b`, and in node group i % groups. With an even number of groups each
-group is therefore single-zone; zone-b nodes have no local definition (the
-only config cluster is zone-a), so they get no percent split and no canary.
+`zone-b`, and in node group (i // 2) % groups: each pair of nodes shares a
+group, so every group spans both zones and the world has 2 x groups node
+classes (zone-b nodes have no local definition, as the only config cluster
+is zone-a, so they get no percent split and no canary, and their primary
+endpoint cluster differs). Every group needs a node: --nodes must be at least
+2 x groups - 1.
 
 Services: `svc-0000` ... in namespaces ns-00 ... ns-19 (round-robin). Service s
 targets node group s % groups and lists that group's node ids explicitly, so
@@ -80,6 +83,8 @@ from workload_layout import (
     WorkloadError,
     node_id,
     node_zone,
+    node_group,
+    min_nodes,
     cluster_layout,
     address,
     plan_services,
@@ -96,9 +101,10 @@ def check_params(args: argparse.Namespace) -> None:
     for flag in ("nodes", "services", "clusters", "groups", "endpoints"):
         if getattr(args, flag) < 1:
             raise WorkloadError(f"--{flag} must be at least 1, got {getattr(args, flag)}")
-    if args.groups > args.nodes:
+    if args.nodes < min_nodes(args.groups):
         raise WorkloadError(
-            f"--groups {args.groups} exceeds --nodes {args.nodes}: every group needs a node"
+            f"--groups {args.groups} needs at least {min_nodes(args.groups)} nodes, got "
+            f"--nodes {args.nodes}: every group needs a node (node i is in group (i // 2) % groups)"
         )
     if args.clusters > 254:
         raise WorkloadError(f"--clusters must be at most 254 (10.<c>.x.y), got {args.clusters}")
@@ -162,7 +168,7 @@ def workload_summary(args: argparse.Namespace, plans: list[dict], clusters: list
         "propsy_zone": PROPSY_ZONE,
         "endpoints_total": args.endpoints,
         "nodes": [
-            {"id": node_id(i), "zone": node_zone(i), "group": i % args.groups}
+            {"id": node_id(i), "zone": node_zone(i), "group": node_group(i, args.groups)}
             for i in range(args.nodes)
         ],
         "clusters": [
@@ -335,7 +341,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     commands = parser.add_subparsers(dest="command", required=True)
     gen = commands.add_parser("generate", help="write a new workload tree")
     gen.add_argument("--out", required=True, help="directory to create (must be new or empty)")
-    gen.add_argument("--nodes", type=int, default=1000)
+    gen.add_argument("--nodes", type=int, default=5000)
     gen.add_argument("--services", type=int, default=2000)
     gen.add_argument("--endpoints", type=int, default=50000, help="over all services, clusters")
     gen.add_argument("--clusters", type=int, default=3, help="endpoint clusters")

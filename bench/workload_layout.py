@@ -42,6 +42,18 @@ def node_zone(index: int) -> str:
     return ZONES[index % len(ZONES)]
 
 
+def node_group(index: int, groups: int) -> int:
+    """Consecutive nodes share a group, one of each zone, so every group spans
+    the zones and the world has a node class per (group, zone)."""
+    return (index // len(ZONES)) % groups
+
+
+def min_nodes(groups: int) -> int:
+    """The fewest nodes that give every group a node: group g's first is node
+    len(ZONES) * g."""
+    return len(ZONES) * (groups - 1) + 1
+
+
 def cluster_layout(count: int) -> list[dict]:
     """Endpoint clusters: zones alternate a, b, a, ...; priorities 0, 1, 2, ..."""
     return [
@@ -61,7 +73,9 @@ def address(cluster_number: int, index: int) -> str:
 
 def plan_services(services: int, groups: int, nodes: int) -> list[dict]:
     """Every service's spec-relevant choices (see the module docstring)."""
-    members = [[node_id(i) for i in range(g, nodes, groups)] for g in range(groups)]
+    members: list[list[str]] = [[] for _ in range(groups)]
+    for i in range(nodes):
+        members[node_group(i, groups)].append(node_id(i))
     http_count = [0] * groups
     tcp_count = [0] * groups
     plans = []

@@ -30,8 +30,8 @@ void CheckShape(const WorkloadShape& shape) {
   Require(shape.services <= 10000, "services", shape.services, "service names have 4 digits");
   Require(shape.endpoint_clusters > 0 && shape.endpoint_clusters <= 16, "endpoint_clusters",
           shape.endpoint_clusters, "must be between 1 and 16 (see EndpointAddress)");
-  Require(shape.groups > 0 && shape.groups <= shape.nodes, "groups", shape.groups,
-          "must be between 1 and the node count");
+  Require(shape.groups > 0 && 2 * shape.groups - 1 <= shape.nodes, "groups", shape.groups,
+          "must be at least 1, and every group needs a node (group g's first is node 2g)");
   Require(shape.endpoints >= shape.services * shape.endpoint_clusters, "endpoints", shape.endpoints,
           "every service needs an endpoint in every cluster");
   Require(shape.endpoints <= 1000000, "endpoints", shape.endpoints,
@@ -147,7 +147,7 @@ WorkloadShape ShapeFor(Scale scale) {
     return {.nodes = 50, .services = 100, .endpoints = 2000, .endpoint_clusters = 3, .groups = 10};
   }
   return {
-      .nodes = 1000, .services = 2000, .endpoints = 50000, .endpoint_clusters = 3, .groups = 10};
+      .nodes = 5000, .services = 2000, .endpoints = 50000, .endpoint_clusters = 3, .groups = 10};
 }
 
 std::string NodeId(int node) { return fmt::format("node-{:04d}", node); }
@@ -158,21 +158,27 @@ model::ObjectKey ServiceKey(int service) {
           .name = ServiceName(service)};
 }
 
+int NodeGroup(const WorkloadShape& shape, int node) { return (node / 2) % shape.groups; }
+
 int ServicesPerNode(const WorkloadShape& shape, int node) {
-  const int group = node % shape.groups;
+  const int group = NodeGroup(shape, node);
   return shape.services / shape.groups + (group < shape.services % shape.groups ? 1 : 0);
 }
 
 int NodesPerService(const WorkloadShape& shape, int service) {
   const int group = service % shape.groups;
-  return shape.nodes / shape.groups + (group < shape.nodes % shape.groups ? 1 : 0);
+  int count = 0;
+  for (int node = 0; node < shape.nodes; ++node) {
+    count += NodeGroup(shape, node) == group ? 1 : 0;
+  }
+  return count;
 }
 
 model::WorldPtr BuildWorld(const WorkloadShape& shape) {
   CheckShape(shape);
   std::vector<std::vector<std::string>> group_nodes(shape.groups);
   for (int node = 0; node < shape.nodes; ++node) {
-    group_nodes[node % shape.groups].push_back(NodeId(node));
+    group_nodes[NodeGroup(shape, node)].push_back(NodeId(node));
   }
 
   auto config = std::make_shared<model::ClusterObjects>();

@@ -23,12 +23,14 @@ struct WorkloadShape {
   int endpoints = 0;
   // cluster-1, cluster-2, …: zones alternate zone-a, zone-b; priority = index.
   int endpoint_clusters = 0;
-  // Node i is in group i % groups; service s targets group s % groups.
+  // Node i is in group (i / 2) % groups, so each group spans both zones
+  // (2 × groups node classes); service s targets group s % groups.
   int groups = 0;
 };
 
-// kDefault: the scale (1,000 nodes, 2,000 services, 50,000
-// endpoints over 3 clusters, 10 groups: ~200 services per node).
+// kDefault: the scale (5,000 nodes, 2,000 services, 50,000
+// endpoints over 3 clusters, 10 groups: ~200 services per node, 20 node
+// classes).
 WorkloadShape ShapeFor(Scale scale);
 
 // Every config cluster of the World is in this zone (ProPsy's -zone).
@@ -40,7 +42,9 @@ std::string NodeZone(int node);
 // The key of service s: "ns-{s % 20}/svc-{s}".
 model::ObjectKey ServiceKey(int service);
 
-// How many services node `node` gets, and how many nodes get `service`.
+// Node `node`'s group, how many services it gets, and how many nodes get
+// `service`.
+int NodeGroup(const WorkloadShape& shape, int node);
 int ServicesPerNode(const WorkloadShape& shape, int node);
 int NodesPerService(const WorkloadShape& shape, int service);
 
