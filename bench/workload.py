@@ -288,8 +288,15 @@ def replace_endpoints(directory: Path, service: dict, cluster: dict, pick, state
     return path, dump_json(manifest), changes
 
 
-def update(directory: Path, kind: str, service_key: str | None) -> tuple[int, list[str], int]:
-    """Applies one update; returns (change time in Unix ns, change lines, affected nodes)."""
+def update(
+    directory: Path, kind: str, service_key: str | None, publish=None
+) -> tuple[int, list[str], int]:
+    """Applies one update; returns (change time in Unix ns, change lines, affected nodes).
+
+    The tree's files are rewritten in any case. `publish`, when given, is
+    called with the rewritten files' (path, text) afterwards and returns the
+    change time (kube_world.py sends them to API servers); otherwise the
+    change time is taken right after the last rename."""
     workload = load_workload(directory)
     service = find_service(workload, service_key)
     state_path = directory / STATE_FILE
@@ -327,7 +334,10 @@ def update(directory: Path, kind: str, service_key: str | None) -> tuple[int, li
         write_atomically(state_path, json.dumps(state, indent=1) + "\n")
         for path, text, _ in writes:
             write_atomically(path, text)
-        changed_at = time.time_ns()
+        if publish is None:
+            changed_at = time.time_ns()
+        else:
+            changed_at = publish([(path, text) for path, text, _ in writes])
     return changed_at, [line for _, _, lines in writes for line in lines], len(service["nodes"])
 
 

@@ -92,8 +92,10 @@ echo "ctest: $(( $(date +%s) - start ))s"
 echo "== benchmark tools at smoke scale (tools kept working; figures at this size mean little)"
 start=$(date +%s)
 (cd bench && go vet ./... && go test ./...)
-pytest -q bench/test_workload.py
+pytest -q bench/test_workload.py bench/test_kube_world.py
 PROPSY_BINARY="$PWD/build/src/main/propsy" bench/compare.sh --smoke
+# The same through three real API servers (about 40 s).
+PROPSY_BINARY="$PWD/build/src/main/propsy" bench/compare.sh --smoke --source kube
 echo "bench smoke: $(( $(date +%s) - start ))s"
 
 echo "== libFuzzer on every parser (clang, ${PROPSY_FUZZ_SECONDS:-5} s each)"

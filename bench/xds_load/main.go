@@ -14,11 +14,14 @@
 //   - initial sync: per node, from the start of dialing until it holds a
 //     complete config (clusters and listeners received, and every endpoint
 //     set, route configuration and secret they reference);
-//   - update: -update-cmd runs once all nodes are synced; per node whose
+//   - update: -update-cmd runs once all nodes are synced (and -updates
+//     times in all, each once the previous change settled); per node whose
 //     held content changed afterwards (responses that only repeat content do
 //     not count), the time from the change (the command's last stdout line,
-//     Unix ns) to the last response that changed something; the update is
-//     over after -settle without changes;
+//     Unix ns) to the last response that changed something; an update is
+//     over after -settle without changes. Latencies of all updates are
+//     pooled; bytes and CPU are per update (CPU is read in clock ticks of
+//     10 ms, so several updates give a finer figure);
 //   - bytes received per phase (protobuf size of the responses), and with
 //     -pid the server's CPU seconds per phase and its peak RSS (VmHWM).
 //
@@ -53,6 +56,7 @@ type config struct {
 	delta          bool
 	syncTimeout    time.Duration
 	updateCmd      string
+	updates        int
 	expectAffected int // -1: not checked
 	settle         time.Duration
 	updateTimeout  time.Duration
@@ -90,6 +94,7 @@ func parseFlags(args []string, errOut io.Writer) (*config, error) {
 	mode := fs.String("mode", "sotw", "ADS variant: sotw or delta")
 	fs.DurationVar(&c.syncTimeout, "sync-timeout", 120*time.Second, "all nodes must hold a complete config by then")
 	fs.StringVar(&c.updateCmd, "update-cmd", "", "shell command run once all nodes are synced; the last line of its stdout may give the change time in Unix ns")
+	fs.IntVar(&c.updates, "updates", 1, "run -update-cmd this many times, each once the previous change settled; latencies pool, bytes and CPU are per update")
 	fs.IntVar(&c.expectAffected, "expect-affected", -1, "fail unless exactly this many nodes receive changed resources after the update")
 	fs.DurationVar(&c.settle, "settle", 2*time.Second, "the update is over when no node received a changed resource for this long")
 	fs.DurationVar(&c.updateTimeout, "update-timeout", 60*time.Second, "give up waiting for the update to settle after this long")
@@ -137,6 +142,12 @@ func parseFlags(args []string, errOut io.Writer) (*config, error) {
 		if d <= 0 {
 			return nil, fmt.Errorf("%s %v: must be positive", name, d)
 		}
+	}
+	if c.updates < 1 {
+		return nil, fmt.Errorf("-updates %d: must be at least 1", c.updates)
+	}
+	if c.updates > 1 && c.updateCmd == "" {
+		return nil, errors.New("-updates needs -update-cmd")
 	}
 	if c.expectAffected < -1 {
 		return nil, fmt.Errorf("-expect-affected %d: must not be negative", c.expectAffected)

@@ -22,6 +22,8 @@ func TestParseFlagsRejectsBadInput(t *testing.T) {
 		"-verify":               {"-server", "h:1", "-verify", "/nonexistent/dump"},
 		"-pid":                  {"-server", "h:1", "-pid", "1073741824"},
 		"-dump-after needs":     {"-server", "h:1", "-dump-after", "/tmp/x"},
+		"-updates 0":            {"-server", "h:1", "-update-cmd", "true", "-updates", "0"},
+		"-updates needs":        {"-server", "h:1", "-updates", "2"},
 	}
 	for want, args := range cases {
 		_, err := parseFlags(args, io.Discard)

@@ -27,7 +27,7 @@ type load struct {
 	updating   atomic.Bool     // the update phase has begun
 	bytes      [2]atomic.Int64 // bytes received: [0] initial sync, [1] update
 	lastChange atomic.Int64    // Unix ns of the newest content change in the update phase
-	affected   atomic.Int64    // nodes with a content change in the update phase
+	affected   atomic.Int64    // nodes with a content change in the current update
 	completed  chan *node      // each node once, when it first holds a complete config
 
 	errMu    sync.Mutex
@@ -162,6 +162,14 @@ func (n *node) missing() string {
 		return n.id + ": no ADS stream yet (" + state + ")"
 	}
 	return n.id + ": missing " + n.hold.missing()
+}
+
+// resetUpdate forgets the node's content changes before the next update.
+func (n *node) resetUpdate() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.changed = false
+	n.changedAt = time.Time{}
 }
 
 // updateLatency returns the time from t0 to the node's last content change

@@ -12,7 +12,8 @@ import (
 // phase holds the figures of the initial sync or of the update; the JSON
 // names are the contract with the scripts that compare servers.
 type phase struct {
-	Affected *int     `json:"affected,omitempty"` // update only
+	Affected *int     `json:"affected,omitempty"` // update only: nodes the first update reached
+	Updates  int      `json:"updates,omitempty"`  // update only: how many; bytes and CPU are per update
 	P50ms    float64  `json:"p50_ms"`
 	P99ms    float64  `json:"p99_ms"`
 	MaxMs    float64  `json:"max_ms"`
@@ -33,7 +34,7 @@ func phaseFigures(ds []time.Duration, bytes int64, cpuBefore, cpuAfter *float64)
 	// float noise out of the JSON.
 	p := &phase{P50ms: round(s.p50, 3), P99ms: round(s.p99, 3), MaxMs: round(s.max, 3), Bytes: bytes}
 	if cpuBefore != nil && cpuAfter != nil {
-		cpu := round(*cpuAfter-*cpuBefore, 2)
+		cpu := round(*cpuAfter-*cpuBefore, 4)
 		p.CPUs = &cpu
 	}
 	return p
@@ -51,6 +52,9 @@ func (r *results) print(out io.Writer) {
 	}
 	if r.update != nil {
 		fmt.Fprintf(out, "update        affected %d  %s\n", *r.update.Affected, r.update.line())
+		if r.update.Updates > 1 {
+			fmt.Fprintf(out, "              (%d updates: latencies of all, bytes and CPU per update)\n", r.update.Updates)
+		}
 	}
 	if r.peakRSSMB != nil {
 		fmt.Fprintf(out, "server peak RSS %.1f MB\n", *r.peakRSSMB)
@@ -60,7 +64,7 @@ func (r *results) print(out io.Writer) {
 func (p *phase) line() string {
 	s := fmt.Sprintf("p50 %.1f ms  p99 %.1f ms  max %.1f ms  received %s", p.P50ms, p.P99ms, p.MaxMs, humanBytes(p.Bytes))
 	if p.CPUs != nil {
-		s += fmt.Sprintf("  server CPU %.2f s", *p.CPUs)
+		s += fmt.Sprintf("  server CPU %.3f s", *p.CPUs)
 	}
 	return s
 }

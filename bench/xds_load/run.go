@@ -78,12 +78,6 @@ func execute(cfg *config, out io.Writer) bool {
 	ok := true
 	if cfg.updateCmd != "" {
 		ok = runUpdate(cfg, l, nodes, res, cpuSynced)
-		if cfg.dumpAfter != "" {
-			if err := writeDump(cfg.dumpAfter, nodes); err != nil {
-				logf("-dump-after: %v", err)
-				ok = false
-			}
-		}
 	}
 	if cfg.verify != "" {
 		diffs := verifyDump(cfg.verify, nodes)
@@ -162,11 +156,52 @@ func syncTimes(nodes []*node) []time.Duration {
 	return out
 }
 
-// runUpdate runs the update command, waits until the change has settled
-// and books the update figures. It returns false when the update failed or
-// the affected node count is not the expected one.
+// runUpdate runs the update command cfg.updates times, each once the
+// previous change has settled, and books the update figures: latencies of
+// every affected node over all updates, and bytes and server CPU per
+// update. -dump-after is written after the first update. It returns false
+// when an update failed or reached other than the expected node count.
 func runUpdate(cfg *config, l *load, nodes []*node, res *results, cpuBefore *float64) bool {
 	l.updating.Store(true)
+	var latencies []time.Duration
+	affectedFirst := -1
+	ok := true
+	for k := 1; k <= cfg.updates && ok; k++ {
+		for _, n := range nodes {
+			n.resetUpdate()
+		}
+		l.affected.Store(0)
+		var reached []time.Duration
+		reached, ok = runOneUpdate(cfg, l, nodes)
+		latencies = append(latencies, reached...)
+		if affectedFirst < 0 {
+			affectedFirst = len(reached)
+		}
+		if cfg.updates > 1 {
+			logf("update %d of %d reached %d nodes", k, cfg.updates, len(reached))
+		}
+		if k == 1 && cfg.dumpAfter != "" {
+			if err := writeDump(cfg.dumpAfter, nodes); err != nil {
+				logf("-dump-after: %v", err)
+				ok = false
+			}
+		}
+	}
+	cpuAfter := sampleCPU(cfg.pid)
+	res.update = phaseFigures(latencies, l.bytes[1].Load()/int64(cfg.updates), cpuBefore, cpuAfter)
+	if res.update.CPUs != nil {
+		perUpdate := round(*res.update.CPUs/float64(cfg.updates), 4)
+		res.update.CPUs = &perUpdate
+	}
+	res.update.Affected = &affectedFirst
+	res.update.Updates = cfg.updates
+	return ok
+}
+
+// runOneUpdate runs the update command once and waits until the change
+// has settled; it returns each affected node's latency and false when the
+// update failed or the affected node count is not the expected one.
+func runOneUpdate(cfg *config, l *load, nodes []*node) ([]time.Duration, bool) {
 	started := time.Now()
 	cmd := exec.Command("sh", "-c", cfg.updateCmd)
 	var stdout bytes.Buffer
@@ -176,43 +211,38 @@ func runUpdate(cfg *config, l *load, nodes []*node, res *results, cpuBefore *flo
 	finished := time.Now()
 	if err != nil {
 		logf("-update-cmd %q: %v", cfg.updateCmd, err)
-		return false
+		return nil, false
 	}
 	t0, fromCmd, err := changeTime(stdout.String(), started)
 	if err != nil {
 		logf("-update-cmd %q: %v", cfg.updateCmd, err)
-		return false
+		return nil, false
 	}
 	if !fromCmd {
 		logf("update command printed no change time; measuring from its start")
 	}
 
 	settled := waitSettle(cfg, l, finished, started)
-	cpuAfter := sampleCPU(cfg.pid)
 	var latencies []time.Duration
 	for _, n := range nodes {
 		if d, changed := n.updateLatency(t0); changed {
 			latencies = append(latencies, d)
 		}
 	}
-	res.update = phaseFigures(latencies, l.bytes[1].Load(), cpuBefore, cpuAfter)
 	affected := len(latencies)
-	res.update.Affected = &affected
-
-	ok := true
 	switch {
 	case cfg.expectAffected >= 0 && affected < cfg.expectAffected:
 		logf("only %d of the expected %d nodes received changed resources within -update-timeout %v",
 			affected, cfg.expectAffected, cfg.updateTimeout)
-		ok = false
+		return latencies, false
 	case cfg.expectAffected >= 0 && affected > cfg.expectAffected:
 		logf("%d nodes received changed resources, expected %d", affected, cfg.expectAffected)
-		ok = false
+		return latencies, false
 	case !settled:
 		logf("changes kept arriving: no quiet -settle %v within -update-timeout %v", cfg.settle, cfg.updateTimeout)
-		ok = false
+		return latencies, false
 	}
-	return ok
+	return latencies, true
 }
 
 // waitSettle waits until no node received a changed resource for

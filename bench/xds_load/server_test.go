@@ -71,19 +71,24 @@ func TestAgainstGoControlPlane(t *testing.T) {
 			dir := t.TempDir()
 			trigger := filepath.Join(dir, "trigger")
 			// The update command only signals; the test applies the change,
-			// as a peer's admin endpoint would.
+			// as a peer's admin endpoint would. The second update puts the
+			// first state back, the third the changed one again.
 			go func() {
-				for {
-					if _, err := os.Stat(trigger); err == nil {
-						cache.SetSnapshot(ctx, "node-0001", nodeSnapshot(t, "2", "10.0.0.9"))
-						return
+				for update := 1; update <= 3; {
+					if err := os.Remove(trigger); err == nil {
+						address, version := "10.0.0.9", strconv.Itoa(update+1)
+						if update == 2 {
+							address = "10.0.0.1"
+						}
+						cache.SetSnapshot(ctx, "node-0001", nodeSnapshot(t, version, address))
+						update++
 					}
 					time.Sleep(5 * time.Millisecond)
 				}
 			}()
 
 			args := []string{"-server", addr, "-nodes", "3", "-mode", mode, "-sync-timeout", "10s",
-				"-update-cmd", "touch " + trigger + "; date +%s%N", "-expect-affected", "1", "-settle", "300ms",
+				"-update-cmd", "touch " + trigger + "; date +%s%N", "-updates", "3", "-expect-affected", "1", "-settle", "300ms",
 				"-pid", strconv.Itoa(os.Getpid()), "-json", filepath.Join(dir, "out.json"),
 				"-dump-before", filepath.Join(dir, "before"), "-dump-after", filepath.Join(dir, "after")}
 			cfg, err := parseFlags(args, os.Stderr)
@@ -97,7 +102,7 @@ func TestAgainstGoControlPlane(t *testing.T) {
 			if !strings.Contains(out.String(), "affected 1") {
 				t.Fatalf("report:\n%s", out.String())
 			}
-			for _, want := range []string{`"affected": 1`, `"p99_ms"`, `"cpu_s"`, `"peak_rss_mb"`} {
+			for _, want := range []string{`"affected": 1`, `"updates": 3`, `"p99_ms"`, `"cpu_s"`, `"peak_rss_mb"`} {
 				if data, _ := os.ReadFile(filepath.Join(dir, "out.json")); !bytes.Contains(data, []byte(want)) {
 					t.Errorf("JSON lacks %s:\n%s", want, data)
 				}

@@ -2,7 +2,7 @@
 // go-control-plane's snapshot cache, exactly the resources another server
 // was dumped serving (one <node-id>.pb per node, as written by xds_load's
 // -dump-before/-dump-after), and switches every node to a second dump on
-// POST /update.
+// POST /update (and back to the first on the next, so updates repeat).
 //
 //	gcp -listen 127.0.0.1:18100 -admin 127.0.0.1:18101 -initial DIR [-update DIR]
 package main

@@ -24,11 +24,15 @@ type peer struct {
 	cache cache.SnapshotCache
 	xds   server.Server
 
-	// update holds the snapshots that POST /update installs; they are built
-	// at start so that an update costs only the cache's own work.
+	// update holds the snapshots that POST /update installs, and initial
+	// those that every second POST /update puts back (so updates can be
+	// repeated, each a real change); both are built at start so that an
+	// update costs only the cache's own work.
+	initial     map[string]*cache.Snapshot
 	update      map[string]*cache.Snapshot
 	updateNodes []string
 	updateMu    sync.Mutex // one update at a time
+	updates     int        // POST /update calls so far; guarded by updateMu
 
 	ready atomic.Bool
 }
@@ -48,10 +52,11 @@ func newPeer(ctx context.Context, initial, update map[string]*cache.Snapshot) (*
 		}
 	}
 	p := &peer{
-		ctx:    ctx,
-		cache:  snapshotCache,
-		xds:    server.NewServer(ctx, snapshotCache, nil),
-		update: update,
+		ctx:     ctx,
+		cache:   snapshotCache,
+		xds:     server.NewServer(ctx, snapshotCache, nil),
+		initial: initial,
+		update:  update,
 	}
 	if update != nil {
 		p.updateNodes = sortedNodes(update)
@@ -73,18 +78,24 @@ func (p *peer) grpcServer() *grpc.Server {
 	return srv
 }
 
-// applyUpdate installs every node's update snapshot and returns the Unix ns
-// at which it started.
+// applyUpdate installs every node's update snapshot (on the 1st, 3rd, ...
+// call; the initial ones on the 2nd, 4th, ...) and returns the Unix ns at
+// which it started.
 func (p *peer) applyUpdate() (int64, error) {
 	if p.update == nil {
 		return 0, fmt.Errorf("no update dump was given (-update)")
 	}
 	p.updateMu.Lock()
 	defer p.updateMu.Unlock()
+	p.updates++
+	next, what := p.update, "update"
+	if p.updates%2 == 0 {
+		next, what = p.initial, "initial"
+	}
 	start := time.Now().UnixNano()
 	for _, node := range p.updateNodes {
-		if err := p.cache.SetSnapshot(p.ctx, node, p.update[node]); err != nil {
-			return start, fmt.Errorf("update snapshot of node %s: %w", node, err)
+		if err := p.cache.SetSnapshot(p.ctx, node, next[node]); err != nil {
+			return start, fmt.Errorf("%s snapshot of node %s: %w", what, node, err)
 		}
 	}
 	return start, nil

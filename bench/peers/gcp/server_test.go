@@ -192,6 +192,10 @@ func TestSotwExchangeAndUpdate(t *testing.T) {
 	if !found {
 		t.Error("shop/web missing from the update")
 	}
+
+	// The next update puts the initial snapshots back: a real change again.
+	postUpdate(t, adminURL)
+	ack(resource.EndpointType, edsNames, "e1", 2)
 }
 
 func TestDeltaExchangeAndUpdate(t *testing.T) {
@@ -234,6 +238,9 @@ func TestDeltaExchangeAndUpdate(t *testing.T) {
 	ack(resource.RouteType, "route-8080")
 
 	postUpdate(t, adminURL)
-	// Delta sends only the assignment that changed.
+	// Delta sends only the assignment that changed, and again when the
+	// next update changes it back.
+	ack(resource.EndpointType, "shop/web")
+	postUpdate(t, adminURL)
 	ack(resource.EndpointType, "shop/web")
 }
