@@ -1,5 +1,6 @@
 #pragma once
 
+#include <google/protobuf/arena.h>
 #include <grpcpp/alarm.h>
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
@@ -63,7 +64,7 @@ class StreamReactor final
         std::shared_ptr<StreamReactor>(new StreamReactor(context, deps, fixed_type, kind));
     reactor->self_ = reactor;
     reactor->weak_self_ = reactor;
-    reactor->StartRead(&reactor->request_);
+    reactor->StartNextRead();
     return reactor.get();
   }
 
@@ -94,7 +95,7 @@ class StreamReactor final
     absl::StatusOr<RequestEvent> event;
     {
       absl::MutexLock lock(&mu_);
-      event = state_.OnRequest(request_);
+      event = state_.OnRequest(*request_);
     }
     if (!event.ok()) {
       spdlog::warn("xds: {} stream of node \"{}\": {}", kind_, node_.id,
@@ -116,23 +117,39 @@ class StreamReactor final
       watch_ = std::move(watch);
       snapshot_changed_ = true;
     }
-    // Freed rather than cleared: a cleared message keeps its strings for
-    // reuse, and a thousand idle streams would each keep hundreds of names.
-    request_ = Request();
-    this->StartRead(&request_);
+    StartNextRead();
     TakeLatestSnapshot();
     MaybeWrite();
+  }
+
+  // Reads the next request into an emptied arena. Freed rather than
+  // cleared: a cleared message keeps its strings for reuse, and a thousand
+  // idle streams would each keep hundreds of names. On an arena, a request's
+  // hundreds of names cost a few block allocations instead of one each
+  // (an ACK names every resource the client holds).
+  void StartNextRead() {
+    request_ = nullptr;
+    request_arena_.Reset();
+    request_ = google::protobuf::Arena::CreateMessage<Request>(&request_arena_);
+    this->StartRead(request_);
+  }
+
+  static google::protobuf::ArenaOptions RequestArenaOptions() {
+    google::protobuf::ArenaOptions options;
+    options.start_block_size = 4096;
+    options.max_block_size = 65536;
+    return options;
   }
 
   // Checks the first request: it must name the node, and under mutual TLS
   // the node must be the certificate's owner.
   grpc::Status Admit() {
-    if (!request_.has_node() || request_.node().id().empty()) {
+    if (!request_->has_node() || request_->node().id().empty()) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           "the first request on a stream must carry node.id");
     }
-    node_.id = request_.node().id();
-    node_.zone = request_.node().locality().zone();
+    node_.id = request_->node().id();
+    node_.zone = request_->node().locality().zone();
     node_.uses_ads = ads_;
     if (deps_.check_peer_identity) {
       if (absl::Status status = CheckPeerIdentity(*context_->auth_context(), node_.id);
@@ -152,7 +169,7 @@ class StreamReactor final
     if (admission_ == nullptr) {
       return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down");
     }
-    stream_id_ = deps_.registry.OpenStream(request_.node(), kind_);
+    stream_id_ = deps_.registry.OpenStream(request_->node(), kind_);
     spdlog::debug("xds: node \"{}\" opened {} from {}", node_.id, kind_, context_->peer());
     return grpc::Status::OK;
   }
@@ -288,7 +305,8 @@ class StreamReactor final
   std::weak_ptr<StreamReactor> weak_self_;
 
   // Touched only by the read path (one read at a time) and OnDone.
-  Request request_;
+  google::protobuf::Arena request_arena_{RequestArenaOptions()};
+  Request* request_ = nullptr;  // the request being read, on request_arena_
   NodeInfo node_;
   std::optional<NodeStatusRegistry::StreamId> stream_id_;
   std::unique_ptr<StreamDrain::Admission> admission_;
