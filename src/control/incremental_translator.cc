@@ -82,9 +82,13 @@ struct IncrementalTranslator::NodeClass {
   std::vector<uint32_t> services;  // targeting services, indexes into ZoneView::services
   uint64_t checked_generation = 0;
   bool built = false;
-  // Services on served listeners and their parts, in listener order.
+  // Services on served listeners, their parts and the slots holding those
+  // parts, in listener order. A slot outlives the class: both are checked
+  // in the same generation, and Prune keeps a slot checked in the current
+  // one.
   std::vector<uint32_t> served;
   std::vector<std::shared_ptr<const ServicePart>> parts;
+  std::vector<ServicePartSlot*> slots;
   std::shared_ptr<const xds::TypeResources> listeners;
   std::shared_ptr<const xds::TypeResources> routes;
   std::shared_ptr<const xds::TypeResources> secrets;
@@ -99,6 +103,9 @@ struct IncrementalTranslator::ZoneView {
   std::unordered_map<std::string, std::vector<uint32_t>> by_node_id;  // sorted, without "*" ones
   std::vector<uint32_t> everyone;                                     // services naming "*"
   std::map<std::pair<bool, std::vector<uint32_t>>, std::unique_ptr<NodeClass>> classes;
+  // EndpointsChanged(), computed once per generation.
+  std::vector<bool> endpoints_changed;
+  uint64_t endpoints_changed_generation = 0;
   struct NodeEntry {
     NodeClass* node_class = nullptr;
     uint64_t used_generation = 0;
@@ -226,6 +233,13 @@ IncrementalTranslator::NodeClass& IncrementalTranslator::ClassFor(ZoneView& view
 }
 
 void IncrementalTranslator::Refresh(ZoneState& zone, NodeClass& node_class, bool uses_ads) {
+  // Current in the previous World, which differs from this one only in the
+  // endpoint sets EndpointsChanged() names: every other part of the class
+  // stands as it is, without looking it up.
+  const std::vector<bool>* endpoints_changed =
+      node_class.built && !all_changed_ && node_class.checked_generation + 1 == generation_
+          ? &EndpointsChanged(*zone.view)
+          : nullptr;
   node_class.checked_generation = generation_;
   if (node_class.built) {
     // The listeners stand as long as the config clusters (the view) and
@@ -235,7 +249,18 @@ void IncrementalTranslator::Refresh(ZoneState& zone, NodeClass& node_class, bool
     std::vector<std::shared_ptr<const ServicePart>> parts;
     parts.reserve(node_class.served.size());
     for (size_t i = 0; i < node_class.served.size(); ++i) {
-      parts.push_back(PartFor(zone, node_class.served[i], uses_ads));
+      ServicePartSlot* slot = node_class.slots[i];
+      if (endpoints_changed != nullptr && !(*endpoints_changed)[node_class.served[i]]) {
+        // What PartFor would find: checked in the previous World, unchanged.
+        if (slot->checked_generation != generation_) {
+          slot->checked_generation = generation_;
+          ++counters_.services_reused;
+        }
+      } else {
+        slot = &PartFor(zone, node_class.served[i], uses_ads);
+        node_class.slots[i] = slot;
+      }
+      parts.push_back(slot->part);
       if (parts.back() == node_class.parts[i]) continue;
       parts_changed = true;
       targets_changed = targets_changed || parts.back()->targets != node_class.parts[i]->targets;
@@ -256,12 +281,15 @@ void IncrementalTranslator::Refresh(ZoneState& zone, NodeClass& node_class, bool
       translate::MakeConfigSource(uses_ads, options_.xds_cluster_name);
   node_class.served.clear();
   node_class.parts.clear();
+  node_class.slots.clear();
   translate::NodeResources listeners = translate::TranslateListeners(
       *world_, plan, source, [&](const translate::ResolvedService& service) {
         auto index = static_cast<uint32_t>(&service - view.services.data());
+        ServicePartSlot& slot = PartFor(zone, index, uses_ads);
         node_class.served.push_back(index);
-        node_class.parts.push_back(PartFor(zone, index, uses_ads));
-        return node_class.parts.back()->targets;
+        node_class.parts.push_back(slot.part);
+        node_class.slots.push_back(&slot);
+        return slot.part->targets;
       });
   auto by_name = [](const auto& message) { return message.name(); };
   node_class.listeners = InternAll(listeners.listeners, interner_, by_name);
@@ -316,11 +344,29 @@ void IncrementalTranslator::Assemble(const ZoneState& zone, NodeClass& node_clas
   ++counters_.node_classes_built;
 }
 
-std::shared_ptr<const IncrementalTranslator::ServicePart> IncrementalTranslator::PartFor(
-    ZoneState& zone, uint32_t index, bool uses_ads) {
+const std::vector<bool>& IncrementalTranslator::EndpointsChanged(ZoneView& view) {
+  if (view.endpoints_changed_generation == generation_) return view.endpoints_changed;
+  view.endpoints_changed_generation = generation_;
+  view.endpoints_changed.assign(view.services.size(), false);
+  if (changed_endpoint_sets_.empty()) return view.endpoints_changed;
+  for (size_t i = 0; i < view.services.size(); ++i) {
+    const translate::ResolvedService& service = view.services[i];
+    if (!service.HasDefinition()) continue;
+    const model::ProPsyServiceSpec& spec = service.Spec();
+    const std::string& ns = service.key.namespace_name;
+    view.endpoints_changed[i] = changed_endpoint_sets_.contains({ns, spec.service}) ||
+                                (!spec.canary_service.empty() &&
+                                 changed_endpoint_sets_.contains({ns, spec.canary_service}));
+  }
+  return view.endpoints_changed;
+}
+
+IncrementalTranslator::ServicePartSlot& IncrementalTranslator::PartFor(ZoneState& zone,
+                                                                       uint32_t index,
+                                                                       bool uses_ads) {
   const translate::ResolvedService& service = zone.view->services[index];
   ServicePartSlot& slot = zone.parts[uses_ads ? 1 : 0][service.key];
-  if (slot.part != nullptr && slot.checked_generation == generation_) return slot.part;
+  if (slot.part != nullptr && slot.checked_generation == generation_) return slot;
 
   const model::ProPsyServiceSpec& spec = service.Spec();
   const std::string& ns = service.key.namespace_name;
@@ -330,7 +376,7 @@ std::shared_ptr<const IncrementalTranslator::ServicePart> IncrementalTranslator:
        !changed_endpoint_sets_.contains({ns, spec.canary_service}))) {
     slot.checked_generation = generation_;
     ++counters_.services_reused;
-    return slot.part;
+    return slot;
   }
   std::vector<std::shared_ptr<const model::ServiceEndpoints>> endpoint_sets;
   for (const model::ClusterView& cluster : world_->endpoint_clusters) {
@@ -349,7 +395,7 @@ std::shared_ptr<const IncrementalTranslator::ServicePart> IncrementalTranslator:
   slot.endpoint_sets = std::move(endpoint_sets);
   if (unchanged) {
     ++counters_.services_reused;
-    return slot.part;
+    return slot;
   }
 
   translate::ServiceClusters clusters = translate::TranslateServiceClusters(
@@ -365,7 +411,7 @@ std::shared_ptr<const IncrementalTranslator::ServicePart> IncrementalTranslator:
   part->targets = std::move(clusters.targets);
   slot.part = std::move(part);
   ++counters_.services_translated;
-  return slot.part;
+  return slot;
 }
 
 }  // namespace propsy::control

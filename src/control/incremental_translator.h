@@ -78,7 +78,11 @@ class IncrementalTranslator {
   void Refresh(ZoneState& zone, NodeClass& node_class, bool uses_ads);
   // The class's snapshot from its listener parts and service parts.
   void Assemble(const ZoneState& zone, NodeClass& node_class, bool uses_ads);
-  std::shared_ptr<const ServicePart> PartFor(ZoneState& zone, uint32_t service, bool uses_ads);
+  // The service's part in the current World, in its slot.
+  ServicePartSlot& PartFor(ZoneState& zone, uint32_t service, bool uses_ads);
+  // Which services of the view (by index) have an endpoint set that changed
+  // since the previous World; meaningful only when !all_changed_.
+  const std::vector<bool>& EndpointsChanged(ZoneView& view);
 
   const translate::TranslateOptions options_;
   xds::ResourceInterner& interner_;
