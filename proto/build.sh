@@ -12,6 +12,13 @@ key=$( (cat "$here/versions.env" "$here/roots.txt" "$here/CMakeLists.txt" "$here
 prefix="$cache/envoy-protos-$key"
 if [ -f "$prefix/.complete" ]; then echo "$prefix"; exit 0; fi
 
+# Several checkouts (worktrees, sanitizer builds) may configure at once: one
+# builds, the others wait for it and reuse the result.
+mkdir -p "$cache"
+exec 9>"$cache/envoy-protos-$key.lock"
+flock -w 3600 9 || { echo "proto/build.sh: waited an hour for another build of $prefix" >&2; exit 1; }
+if [ -f "$prefix/.complete" ]; then echo "$prefix"; exit 0; fi
+
 work="$cache/envoy-protos-build-$key"
 rm -rf "$work" && mkdir -p "$work/src"
 {
