@@ -1,20 +1,56 @@
 #include "xds/delta_stream_state.h"
 
+#include <fmt/format.h>
+
+#include "xds/response_order.h"
+
 namespace propsy::xds {
 
-DeltaStreamState::DeltaStreamState(std::optional<ResourceType> fixed_type,
-                                   NameSetInterner* name_sets)
-    : fixed_type_(fixed_type), name_sets_(name_sets) {
+DeltaStreamState::DeltaStreamState(StreamScope scope, NameSetInterner* name_sets)
+    : scope_(scope), name_sets_(name_sets) {
   auto no_names = std::make_shared<const NameSet>();
-  for (TypeState& state : types_) state.names = no_names;
+  for (ResourceType type : kAllResourceTypes) {
+    types_[Index(type)].served = type;
+    types_[Index(type)].names = no_names;
+  }
+}
+
+absl::StatusOr<DeltaStreamState::TypeState*> DeltaStreamState::StateOf(
+    const RequestedType& requested) {
+  if (requested.served.has_value()) return &types_[Index(*requested.served)];
+  for (TypeState& state : unserved_) {
+    if (state.unserved_url == requested.url) return &state;
+  }
+  if (unserved_.size() >= kMaxUnservedTypes) {
+    return absl::ResourceExhaustedError(
+        fmt::format("type_url \"{}\" would be the {}th type on this stream that ProPsy does not "
+                    "serve (at most {})",
+                    requested.url, kMaxUnservedTypes + 1, kMaxUnservedTypes));
+  }
+  TypeState& state = unserved_.emplace_back();
+  state.unserved_url = std::string(requested.url);
+  state.names = std::make_shared<const NameSet>();
+  return &state;
+}
+
+DeltaStreamState::TypeState& DeltaStreamState::AtSendPosition(size_t position) {
+  return position < unserved_.size() ? unserved_[position] : types_[position - unserved_.size()];
+}
+
+const std::shared_ptr<const TypeResources>& DeltaStreamState::Available(
+    const TypeState& state) const {
+  return state.served.has_value() ? snapshot_->SharedOf(*state.served) : TypeResources::Empty();
 }
 
 absl::StatusOr<RequestEvent> DeltaStreamState::OnRequest(const Request& request) {
-  absl::StatusOr<ResourceType> type = ResolveRequestType(fixed_type_, request.type_url());
+  absl::StatusOr<RequestedType> type = scope_.Resolve(request.type_url());
   if (!type.ok()) return type.status();
-  TypeState& state = types_[Index(*type)];
+  absl::StatusOr<TypeState*> found = StateOf(*type);
+  if (!found.ok()) return found.status();
+  TypeState& state = **found;
   RequestEvent event;
-  event.type = *type;
+  event.type = state.served;
+  event.unserved_type_url = state.unserved_url;
 
   const bool first = !state.requested;
   if (first) {
@@ -27,7 +63,8 @@ absl::StatusOr<RequestEvent> DeltaStreamState::OnRequest(const Request& request)
       state.held.Put(std::move(claimed));
     }
     // Legacy wildcard: a first request naming nothing, for listeners/clusters.
-    state.wildcard = request.resource_names_subscribe().empty() && WildcardByDefault(*type);
+    state.wildcard = request.resource_names_subscribe().empty() && state.served &&
+                     WildcardByDefault(*state.served);
   } else if (!request.response_nonce().empty()) {
     if (state.awaiting_ack && request.response_nonce() == state.sent_nonce) {
       state.awaiting_ack = false;
@@ -66,9 +103,13 @@ absl::StatusOr<RequestEvent> DeltaStreamState::OnRequest(const Request& request)
   for (const std::string& name : request.resource_names_subscribe()) {
     if (name == "*") {
       state.wildcard = true;
-    } else if (!current().contains(name)) {
-      edit().insert(name);
+      continue;
     }
+    if (!current().contains(name)) edit().insert(name);
+    // Answered even if held: the client may have dropped it and regained
+    // interest before its unsubscribe went out. The first request's
+    // initial_resource_versions are what it holds right now.
+    if (!first) state.answer_anyway.insert(name);
   }
   for (const std::string& name : request.resource_names_unsubscribe()) {
     if (name == "*") {
@@ -77,10 +118,19 @@ absl::StatusOr<RequestEvent> DeltaStreamState::OnRequest(const Request& request)
       const NameSet& subscribed = current();
       state.held.EraseIf(
           [&subscribed](const Resource& held) { return !subscribed.contains(held.name); });
+      std::erase_if(state.answer_anyway,
+                    [&subscribed](const std::string& held) { return !subscribed.contains(held); });
+      continue;
+    }
+    if (current().contains(name)) edit().erase(name);
+    state.told_absent.erase(name);
+    if (state.wildcard) {
+      // Still of interest through `*`, but the client may drop it with the
+      // explicit subscription: it must be sent again (or listed removed).
+      state.answer_anyway.insert(name);
     } else {
-      if (current().contains(name)) edit().erase(name);
-      state.told_absent.erase(name);
-      if (!state.wildcard) state.held.Erase(name);
+      state.held.Erase(name);
+      state.answer_anyway.erase(name);
     }
   }
   if (names) {
@@ -94,104 +144,111 @@ absl::StatusOr<RequestEvent> DeltaStreamState::OnRequest(const Request& request)
 
 void DeltaStreamState::SetSnapshot(SnapshotPtr snapshot) { snapshot_ = std::move(snapshot); }
 
-DeltaStreamState::Plan DeltaStreamState::Compute(ResourceType type, bool hold_removals) const {
-  const TypeState& state = types_[Index(type)];
-  const auto& available = snapshot_->Of(type).by_name;
+DeltaStreamState::Plan DeltaStreamState::Compute(const TypeState& state,
+                                                 const TypeResources& available,
+                                                 bool hold_removals) {
+  const auto& present = available.by_name;
   Plan plan;
   auto consider = [&](const std::string& name, const ResourcePtr& resource) {
-    const Resource* held = state.held.Find(name);
-    if (held != nullptr && (held == resource.get() || held->version == resource->version)) return;
-    auto rejected = state.nacked.find(name);
-    if (rejected != state.nacked.end() && rejected->second == resource->version) return;
+    if (!state.answer_anyway.contains(name)) {
+      const Resource* held = state.held.Find(name);
+      if (held != nullptr && (held == resource.get() || held->version == resource->version)) {
+        return;
+      }
+      auto rejected = state.nacked.find(name);
+      if (rejected != state.nacked.end() && rejected->second == resource->version) return;
+    }
     plan.updates.push_back(resource);
   };
   if (state.wildcard) {
-    for (const auto& [name, resource] : available) consider(name, resource);
+    for (const auto& [name, resource] : present) consider(name, resource);
   }
   for (const std::string& name : *state.names) {
-    auto it = available.find(name);
-    if (it != available.end()) {
+    auto it = present.find(name);
+    if (it != present.end()) {
       if (!state.wildcard) consider(name, it->second);
-    } else if (!state.held.Contains(name) && !state.told_absent.contains(name)) {
+    } else if (!state.held.Contains(name) && !state.told_absent.contains(name) &&
+               !state.answer_anyway.contains(name)) {
       plan.absent.push_back(name);
     }
   }
+  // Names to answer anyway that do not exist: listed as absent again. (One
+  // the client holds is a removal, below, or waits for later types.)
+  for (const std::string& name : state.answer_anyway) {
+    if (!present.contains(name) && !state.held.Contains(name)) plan.absent.push_back(name);
+  }
   if (!hold_removals) {
-    // Both sorted by name: one pass.
-    auto present = available.begin();
-    for (const ResourcePtr& held : state.held) {
-      while (present != available.end() && present->first < held->name) ++present;
-      if (present == available.end() || present->first != held->name) {
-        plan.removals.push_back(held->name);
-      }
+    ForEachGone(state.held, present,
+                [&](const ResourcePtr& held) { plan.removals.push_back(held->name); });
+  }
+  return plan;
+}
+
+std::optional<DeltaStreamState::Plan> DeltaStreamState::PlanFor(TypeState& state,
+                                                                bool hold_removals) {
+  const std::shared_ptr<const TypeResources>& available = Available(state);
+  // A state found to have nothing to send is not compared again until its
+  // set or the client's state changes (most streams, most of the time).
+  const size_t memo = hold_removals ? 1 : 0;
+  Plan plan;
+  if (state.quiet_from[memo] != available || state.quiet_epoch[memo] != state.epoch) {
+    plan = Compute(state, *available, hold_removals);
+    if (plan.empty()) {
+      state.quiet_from[memo] = available;
+      state.quiet_epoch[memo] = state.epoch;
     }
   }
+  if (plan.empty() && !state.must_answer) return std::nullopt;
   return plan;
 }
 
 std::optional<DeltaStreamState::Response> DeltaStreamState::NextResponse(SentSummary* summary) {
   if (!snapshot_) return std::nullopt;
-  std::array<std::optional<Plan>, kResourceTypeCount> due;
-  bool later_busy = false;
-  for (auto it = kAllResourceTypes.rbegin(); it != kAllResourceTypes.rend(); ++it) {
-    TypeState& state = types_[Index(*it)];
-    if (!state.requested) continue;
-    const bool hold_removals = !fixed_type_.has_value() && later_busy;
-    const std::shared_ptr<const TypeResources>& available = snapshot_->SharedOf(*it);
-    const size_t memo = hold_removals ? 1 : 0;
-    Plan plan;
-    if (state.quiet_from[memo] != available || state.quiet_epoch[memo] != state.epoch) {
-      plan = Compute(*it, hold_removals);
-      if (plan.empty()) {
-        state.quiet_from[memo] = available;
-        state.quiet_epoch[memo] = state.epoch;
-      }
-    }
-    const bool answer = !plan.empty() || state.must_answer;
-    later_busy = later_busy || state.awaiting_ack || answer;
-    if (answer && !state.awaiting_ack) due[Index(*it)] = std::move(plan);
+  auto next = PickNextResponse(
+      TypeCount(), scope_.aggregated(),
+      [this](size_t position) -> TypeState& { return AtSendPosition(position); },
+      [this](TypeState& state, bool hold_removals) { return PlanFor(state, hold_removals); });
+  if (!next.has_value()) return std::nullopt;
+  auto& [state, plan] = *next;
+  Response response;
+  response.set_type_url(state->served ? std::string(TypeUrl(*state->served)) : state->unserved_url);
+  response.set_system_version_info(Available(*state)->version);
+  response.set_nonce(std::to_string(++nonce_counter_));
+  summary->type = state->served;
+  summary->unserved_type_url = state->unserved_url;
+  summary->version = response.system_version_info();
+  summary->nonce = response.nonce();
+  summary->resources.clear();
+  summary->removed_names.clear();
+  state->before_in_flight.clear();
+  state->before_in_flight.reserve(plan.updates.size());
+  state->held.Reserve(state->held.size() + plan.updates.size());
+  // The entries themselves are added with the bodies (AttachBodies).
+  for (const ResourcePtr& resource : plan.updates) {
+    state->before_in_flight.emplace_back(resource, state->held.Put(resource));
+    state->told_absent.erase(resource->name);
+    state->answer_anyway.erase(resource->name);
+    summary->resources.push_back(resource);
   }
-  for (ResourceType type : kAllResourceTypes) {
-    if (!due[Index(type)].has_value()) continue;
-    Plan& plan = *due[Index(type)];
-    TypeState& state = types_[Index(type)];
-    Response response;
-    response.set_type_url(std::string(TypeUrl(type)));
-    response.set_system_version_info(snapshot_->Of(type).version);
-    response.set_nonce(std::to_string(++nonce_counter_));
-    summary->type = type;
-    summary->version = response.system_version_info();
-    summary->nonce = response.nonce();
-    summary->resources.clear();
-    summary->removed_names.clear();
-    state.before_in_flight.clear();
-    state.before_in_flight.reserve(plan.updates.size());
-    state.held.Reserve(state.held.size() + plan.updates.size());
-    // The entries themselves are added with the bodies (AttachBodies).
-    for (const ResourcePtr& resource : plan.updates) {
-      state.before_in_flight.emplace_back(resource, state.held.Put(resource));
-      state.told_absent.erase(resource->name);
-      summary->resources.push_back(resource);
-    }
-    for (const std::string& name : plan.removals) {
-      response.add_removed_resources(name);
-      state.held.Erase(name);
-      if (state.names->contains(name)) state.told_absent.insert(name);
-      summary->removed_names.push_back(name);
-    }
-    for (const std::string& name : plan.absent) {
-      response.add_removed_resources(name);
-      state.told_absent.insert(name);
-      summary->removed_names.push_back(name);
-    }
-    state.sent_nonce = response.nonce();
-    state.sent_version = response.system_version_info();
-    state.awaiting_ack = true;
-    state.must_answer = false;
-    ++state.epoch;
-    return response;
+  for (const std::string& name : plan.removals) {
+    response.add_removed_resources(name);
+    state->held.Erase(name);
+    if (state->names->contains(name)) state->told_absent.insert(name);
+    state->answer_anyway.erase(name);
+    summary->removed_names.push_back(name);
   }
-  return std::nullopt;
+  for (const std::string& name : plan.absent) {
+    response.add_removed_resources(name);
+    if (state->names->contains(name)) state->told_absent.insert(name);
+    state->answer_anyway.erase(name);
+    summary->removed_names.push_back(name);
+  }
+  state->sent_nonce = response.nonce();
+  state->sent_version = response.system_version_info();
+  state->awaiting_ack = true;
+  state->must_answer = false;
+  ++state->epoch;
+  return response;
 }
 
 void DeltaStreamState::AttachBodies(Response& response, const std::vector<ResourcePtr>& resources) {

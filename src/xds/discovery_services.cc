@@ -3,8 +3,11 @@
 #include "envoy/service/cluster/v3/cds.grpc.pb.h"
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
 #include "envoy/service/endpoint/v3/eds.grpc.pb.h"
+#include "envoy/service/extension/v3/config_discovery.grpc.pb.h"
 #include "envoy/service/listener/v3/lds.grpc.pb.h"
 #include "envoy/service/route/v3/rds.grpc.pb.h"
+#include "envoy/service/route/v3/srds.grpc.pb.h"
+#include "envoy/service/runtime/v3/rtds.grpc.pb.h"
 #include "envoy/service/secret/v3/sds.grpc.pb.h"
 #include "envoy/service/status/v3/csds.grpc.pb.h"
 #include "xds/delta_stream_state.h"
@@ -24,17 +27,18 @@ grpc::Status ToGrpc(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
-// Streams and Fetch of one resource type, shared by the five per-type services.
+// Streams and Fetch of one resource type, shared by the per-type services:
+// the five ProPsy serves, and those of types it answers as empty.
 class TypedDiscovery {
  public:
-  TypedDiscovery(const StreamContext& context, ResourceType type, std::string_view name)
-      : context_(context), type_(type), name_(name), delta_name_("delta " + name_) {}
+  TypedDiscovery(const StreamContext& context, StreamScope scope, std::string_view name)
+      : context_(context), scope_(scope), name_(name), delta_name_("delta " + name_) {}
 
   SotwReactor* Stream(grpc::CallbackServerContext* call) {
-    return StreamReactor<SotwStreamState>::Start(call, context_, type_, name_);
+    return StreamReactor<SotwStreamState>::Start(call, context_, scope_, name_);
   }
   DeltaReactor* Delta(grpc::CallbackServerContext* call) {
-    return StreamReactor<DeltaStreamState>::Start(call, context_, type_, delta_name_);
+    return StreamReactor<DeltaStreamState>::Start(call, context_, scope_, delta_name_);
   }
 
   // Unary fetch: the node's current resources of this type (all of them when
@@ -70,7 +74,7 @@ class TypedDiscovery {
     query.set_type_url(request.type_url());
     *query.mutable_resource_names() = request.resource_names();
     if (query.resource_names().empty()) query.add_resource_names("*");
-    SotwStreamState state(type_);
+    SotwStreamState state(scope_);
     if (absl::StatusOr<RequestEvent> event = state.OnRequest(query); !event.ok()) {
       return ToGrpc(event.status());
     }
@@ -84,7 +88,7 @@ class TypedDiscovery {
   }
 
   const StreamContext context_;
-  const ResourceType type_;
+  const StreamScope scope_;
   const std::string name_;
   const std::string delta_name_;
 };
@@ -204,6 +208,93 @@ class SecretService final
   TypedDiscovery typed_;
 };
 
+// Services of types ProPsy does not serve: their streams and fetches are
+// answered as empty sets (SPEC §4), as on ADS.
+constexpr std::string_view kRuntimeType = "type.googleapis.com/envoy.service.runtime.v3.Runtime";
+constexpr std::string_view kExtensionConfigType =
+    "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig";
+constexpr std::string_view kScopedRouteType =
+    "type.googleapis.com/envoy.config.route.v3.ScopedRouteConfiguration";
+constexpr std::string_view kVirtualHostType =
+    "type.googleapis.com/envoy.config.route.v3.VirtualHost";
+
+class RuntimeService final
+    : public envoy::service::runtime::v3::RuntimeDiscoveryService::CallbackService {
+ public:
+  explicit RuntimeService(const StreamContext& c)
+      : typed_(c, StreamScope::Unserved(kRuntimeType), "rtds") {}
+  SotwReactor* StreamRuntime(grpc::CallbackServerContext* call) override {
+    return typed_.Stream(call);
+  }
+  DeltaReactor* DeltaRuntime(grpc::CallbackServerContext* call) override {
+    return typed_.Delta(call);
+  }
+  grpc::ServerUnaryReactor* FetchRuntime(grpc::CallbackServerContext* call,
+                                         const DiscoveryRequest* request,
+                                         DiscoveryResponse* response) override {
+    return typed_.Fetch(call, request, response);
+  }
+
+ private:
+  TypedDiscovery typed_;
+};
+
+class ExtensionConfigService final
+    : public envoy::service::extension::v3::ExtensionConfigDiscoveryService::CallbackService {
+ public:
+  explicit ExtensionConfigService(const StreamContext& c)
+      : typed_(c, StreamScope::Unserved(kExtensionConfigType), "ecds") {}
+  SotwReactor* StreamExtensionConfigs(grpc::CallbackServerContext* call) override {
+    return typed_.Stream(call);
+  }
+  DeltaReactor* DeltaExtensionConfigs(grpc::CallbackServerContext* call) override {
+    return typed_.Delta(call);
+  }
+  grpc::ServerUnaryReactor* FetchExtensionConfigs(grpc::CallbackServerContext* call,
+                                                  const DiscoveryRequest* request,
+                                                  DiscoveryResponse* response) override {
+    return typed_.Fetch(call, request, response);
+  }
+
+ private:
+  TypedDiscovery typed_;
+};
+
+class ScopedRoutesService final
+    : public envoy::service::route::v3::ScopedRoutesDiscoveryService::CallbackService {
+ public:
+  explicit ScopedRoutesService(const StreamContext& c)
+      : typed_(c, StreamScope::Unserved(kScopedRouteType), "srds") {}
+  SotwReactor* StreamScopedRoutes(grpc::CallbackServerContext* call) override {
+    return typed_.Stream(call);
+  }
+  DeltaReactor* DeltaScopedRoutes(grpc::CallbackServerContext* call) override {
+    return typed_.Delta(call);
+  }
+  grpc::ServerUnaryReactor* FetchScopedRoutes(grpc::CallbackServerContext* call,
+                                              const DiscoveryRequest* request,
+                                              DiscoveryResponse* response) override {
+    return typed_.Fetch(call, request, response);
+  }
+
+ private:
+  TypedDiscovery typed_;
+};
+
+// VHDS has only the delta stream.
+class VirtualHostService final
+    : public envoy::service::route::v3::VirtualHostDiscoveryService::CallbackService {
+ public:
+  explicit VirtualHostService(const StreamContext& c)
+      : typed_(c, StreamScope::Unserved(kVirtualHostType), "vhds") {}
+  DeltaReactor* DeltaVirtualHosts(grpc::CallbackServerContext* call) override {
+    return typed_.Delta(call);
+  }
+
+ private:
+  TypedDiscovery typed_;
+};
+
 using envoy::service::status::v3::ClientStatusRequest;
 using envoy::service::status::v3::ClientStatusResponse;
 
@@ -273,6 +364,10 @@ std::vector<std::unique_ptr<grpc::Service>> MakeDiscoveryServices(const StreamCo
   services.push_back(std::make_unique<ClusterService>(context));
   services.push_back(std::make_unique<EndpointService>(context));
   services.push_back(std::make_unique<SecretService>(context));
+  services.push_back(std::make_unique<RuntimeService>(context));
+  services.push_back(std::make_unique<ExtensionConfigService>(context));
+  services.push_back(std::make_unique<ScopedRoutesService>(context));
+  services.push_back(std::make_unique<VirtualHostService>(context));
   services.push_back(std::make_unique<ClientStatusService>(context.registry));
   return services;
 }

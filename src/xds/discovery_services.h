@@ -12,7 +12,9 @@ namespace propsy::xds {
 
 // Every gRPC service ProPsy offers on the xDS port except health and
 // reflection: ADS, the five per-type discovery services (stream, delta and
-// Fetch) and Client Status Discovery. Register them all with a builder.
+// Fetch), those of the types ProPsy answers as empty (runtime, extension
+// configs, scoped routes, virtual hosts) and Client Status Discovery.
+// Register them all with a builder.
 std::vector<std::unique_ptr<grpc::Service>> MakeDiscoveryServices(const StreamContext& context);
 
 }  // namespace propsy::xds

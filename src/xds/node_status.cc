@@ -69,15 +69,16 @@ void NodeStatusRegistry::CloseStream(StreamId stream) {
 }
 
 void NodeStatusRegistry::OnSent(StreamId stream, const SentSummary& sent) {
+  if (!sent.type.has_value()) return;  // an empty answer to a type ProPsy does not serve
   absl::MutexLock lock(&mu_);
   ++answers_version_;
   ++totals_.responses;
   totals_.resources += sent.resources.size();
-  ++totals_.by_type[Index(sent.type)].responses;
-  totals_.by_type[Index(sent.type)].resources += sent.resources.size();
+  ++totals_.by_type[Index(*sent.type)].responses;
+  totals_.by_type[Index(*sent.type)].resources += sent.resources.size();
   auto it = streams_.find(stream);
   if (it == streams_.end()) return;
-  TypeStatus& type = it->second.types[Index(sent.type)];
+  TypeStatus& type = it->second.types[Index(*sent.type)];
   type.sent_any = true;
   auto by_name = [](const HeldResource& held, std::string_view name) {
     return held.resource->name < name;
@@ -113,13 +114,23 @@ void NodeStatusRegistry::OnSent(StreamId stream, const SentSummary& sent) {
 }
 
 void NodeStatusRegistry::OnRequest(StreamId stream, const RequestEvent& event) {
+  if (!event.type.has_value()) {
+    std::string node_id;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = streams_.find(stream);
+      if (it != streams_.end()) node_id = it->second.node.id();
+    }
+    unserved_.OnRequest(node_id, event.unserved_type_url);
+    return;
+  }
   if (event.kind == RequestEvent::Kind::kRequest) {
     absl::MutexLock lock(&mu_);
     auto it = streams_.find(stream);
-    if (it == streams_.end() || it->second.requested[Index(event.type)]) return;
+    if (it == streams_.end() || it->second.requested[Index(*event.type)]) return;
     // The type's first request: what a reconnecting client holds already.
-    it->second.requested[Index(event.type)] = true;
-    TypeStatus& type = it->second.types[Index(event.type)];
+    it->second.requested[Index(*event.type)] = true;
+    TypeStatus& type = it->second.types[Index(*event.type)];
     type.claimed_set_version = event.claimed_set_version;
     if (!event.claimed_resources.empty()) {
       const uint64_t batch_id = type.next_batch++;
@@ -143,11 +154,11 @@ void NodeStatusRegistry::OnRequest(StreamId stream, const RequestEvent& event) {
   ++answers_version_;
   bool ack = event.kind == RequestEvent::Kind::kAck;
   ++(ack ? totals_.acks : totals_.nacks);
-  TypeTotals& type_totals = totals_.by_type[Index(event.type)];
+  TypeTotals& type_totals = totals_.by_type[Index(*event.type)];
   ++(ack ? type_totals.acks : type_totals.nacks);
   auto it = streams_.find(stream);
   if (it == streams_.end()) return;
-  TypeStatus& type = it->second.types[Index(event.type)];
+  TypeStatus& type = it->second.types[Index(*event.type)];
   const WallTime now = clock_.WallNow();
   if (type.in_flight.has_value()) {
     auto batch = type.batches.find(*type.in_flight);

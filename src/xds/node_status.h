@@ -14,6 +14,7 @@
 #include "envoy/service/status/v3/csds.pb.h"
 #include "xds/config_watcher.h"
 #include "xds/stream_events.h"
+#include "xds/unserved_types.h"
 
 namespace propsy::xds {
 
@@ -66,6 +67,11 @@ class NodeStatusRegistry {
   size_t ConnectedStreams() const;
   // Distinct node ids among the connected streams.
   size_t ConnectedNodes() const;
+  // Requests of types ProPsy does not serve, by type URL. They are not part
+  // of the totals above: their answers are empty sets, not configuration.
+  std::map<std::string, uint64_t> UnservedRequestsByType() const {
+    return unserved_.RequestsByType();
+  }
 
   // What one stream's client holds and how it answered, as the status
   // writer reads it (the Programmed condition). A copy: the writer works on
@@ -132,6 +138,7 @@ class NodeStatusRegistry {
   StreamId next_id_ ABSL_GUARDED_BY(mu_) = 1;
   Totals totals_ ABSL_GUARDED_BY(mu_);
   uint64_t answers_version_ ABSL_GUARDED_BY(mu_) = 0;
+  UnservedTypes unserved_;
 };
 
 }  // namespace propsy::xds

@@ -70,16 +70,20 @@ size_t ResourceInterner::LiveCount() const {
   return live;
 }
 
-std::shared_ptr<const TypeResources> TypeResources::Make(
-    std::map<std::string, ResourcePtr> by_name) {
+std::string SetVersion(const std::map<std::string, ResourcePtr>& resources) {
   ContentHasher hasher;
-  for (const auto& [name, resource] : by_name) {
+  for (const auto& [name, resource] : resources) {
     hasher.Add(name);
     hasher.Add(resource->version);
   }
+  return hasher.Finish();
+}
+
+std::shared_ptr<const TypeResources> TypeResources::Make(
+    std::map<std::string, ResourcePtr> by_name) {
   auto set = std::make_shared<TypeResources>();
+  set->version = SetVersion(by_name);
   set->by_name = std::move(by_name);
-  set->version = hasher.Finish();
   return set;
 }
 

@@ -42,11 +42,16 @@ class ResourceInterner {
   size_t inserts_since_sweep_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
+// The version of a set of resources: a content hash of every (name, version)
+// pair in name order. The one definition for whole snapshots' sets and for
+// the subsets a stream sends, so equal sets always get equal versions.
+std::string SetVersion(const std::map<std::string, ResourcePtr>& resources);
+
 // All resources of one type for one node, sorted by name, with the version of
 // the whole set. Shared between nodes whose sets are equal.
 struct TypeResources {
   std::map<std::string, ResourcePtr> by_name;
-  std::string version;  // hash of every (name, version) pair
+  std::string version;  // SetVersion(by_name)
 
   static std::shared_ptr<const TypeResources> Make(std::map<std::string, ResourcePtr> by_name);
   static const std::shared_ptr<const TypeResources>& Empty();

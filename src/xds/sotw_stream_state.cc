@@ -1,46 +1,73 @@
 #include "xds/sotw_stream_state.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
-#include "absl/strings/str_cat.h"
-#include "common/content_hash.h"
+#include "xds/response_order.h"
+#include "xds/unserved_sotw_set.h"
 
 namespace propsy::xds {
 namespace {
 
-std::string SetVersion(const std::map<std::string, ResourcePtr>& resources) {
-  ContentHasher hasher;
-  for (const auto& [name, resource] : resources) {
-    hasher.Add(name);
-    hasher.Add(resource->version);
-  }
-  return hasher.Finish();
-}
-
 // The protocol requires every listener and cluster in every response; a
 // missing one means it was removed.
-bool CompleteStateEachResponse(ResourceType type) {
+bool CompleteStateEachResponse(std::optional<ResourceType> type) {
   return type == ResourceType::kListener || type == ResourceType::kCluster;
 }
 
 }  // namespace
 
-SotwStreamState::SotwStreamState(std::optional<ResourceType> fixed_type, NameSetInterner* name_sets)
-    : fixed_type_(fixed_type), name_sets_(name_sets) {
+SotwStreamState::SotwStreamState(StreamScope scope, NameSetInterner* name_sets)
+    : scope_(scope), name_sets_(name_sets) {
   auto empty = std::make_shared<const ResourceMap>();
   auto no_names = std::make_shared<const NameSet>();
-  for (TypeState& state : types_) {
+  for (ResourceType type : kAllResourceTypes) {
+    TypeState& state = types_[Index(type)];
+    state.served = type;
     state.sent = empty;
     state.names = no_names;
   }
 }
 
+absl::StatusOr<SotwStreamState::TypeState*> SotwStreamState::StateOf(
+    const RequestedType& requested) {
+  if (requested.served.has_value()) return &types_[Index(*requested.served)];
+  for (TypeState& state : unserved_) {
+    if (state.unserved_url == requested.url) return &state;
+  }
+  if (unserved_.size() >= kMaxUnservedTypes) {
+    return absl::ResourceExhaustedError(
+        fmt::format("type_url \"{}\" would be the {}th type on this stream that ProPsy does not "
+                    "serve (at most {})",
+                    requested.url, kMaxUnservedTypes + 1, kMaxUnservedTypes));
+  }
+  TypeState& state = unserved_.emplace_back();
+  state.unserved_url = std::string(requested.url);
+  state.unserved_set = TypeResources::Empty();
+  state.sent = std::make_shared<const ResourceMap>();
+  state.names = std::make_shared<const NameSet>();
+  return &state;
+}
+
+SotwStreamState::TypeState& SotwStreamState::AtSendPosition(size_t position) {
+  return position < unserved_.size() ? unserved_[position] : types_[position - unserved_.size()];
+}
+
+const std::shared_ptr<const TypeResources>& SotwStreamState::Available(
+    const TypeState& state) const {
+  return state.served.has_value() ? snapshot_->SharedOf(*state.served) : state.unserved_set;
+}
+
 absl::StatusOr<RequestEvent> SotwStreamState::OnRequest(const Request& request) {
-  absl::StatusOr<ResourceType> type = ResolveRequestType(fixed_type_, request.type_url());
+  absl::StatusOr<RequestedType> type = scope_.Resolve(request.type_url());
   if (!type.ok()) return type.status();
-  TypeState& state = types_[Index(*type)];
+  absl::StatusOr<TypeState*> found = StateOf(*type);
+  if (!found.ok()) return found.status();
+  TypeState& state = **found;
   RequestEvent event;
-  event.type = *type;
+  event.type = state.served;
+  event.unserved_type_url = state.unserved_url;
 
   if (state.requested && request.response_nonce() != state.sent_nonce) {
     event.kind = RequestEvent::Kind::kStaleNonce;
@@ -69,7 +96,8 @@ absl::StatusOr<RequestEvent> SotwStreamState::OnRequest(const Request& request) 
   state.requested = true;
   // Most requests are ACKs naming what was named before: check that without
   // building a new set.
-  bool wildcard = request.resource_names().empty() && WildcardByDefault(*type);
+  bool wildcard =
+      request.resource_names().empty() && state.served && WildcardByDefault(*state.served);
   size_t named = 0;
   bool known = true;
   for (const std::string& name : request.resource_names()) {
@@ -90,15 +118,15 @@ absl::StatusOr<RequestEvent> SotwStreamState::OnRequest(const Request& request) 
     state.names = name_sets_ != nullptr ? name_sets_->Intern(std::move(names))
                                         : std::make_shared<const NameSet>(std::move(names));
     ++state.names_version;
+    if (!state.served) state.unserved_set = UnservedSotwSet(state.unserved_url, *state.names);
   }
   return event;
 }
 
 void SotwStreamState::SetSnapshot(SnapshotPtr snapshot) { snapshot_ = std::move(snapshot); }
 
-SotwStreamState::Plan SotwStreamState::Desired(ResourceType type, bool keep_removed) {
-  TypeState& state = types_[Index(type)];
-  const std::shared_ptr<const TypeResources>& available = snapshot_->SharedOf(type);
+SotwStreamState::Plan SotwStreamState::Desired(TypeState& state, bool keep_removed) {
+  const std::shared_ptr<const TypeResources>& available = Available(state);
   if (state.planned_from != available || state.planned_names_version != state.names_version) {
     state.planned = PlanFor(state, available);
     state.planned_from = available;
@@ -108,15 +136,11 @@ SotwStreamState::Plan SotwStreamState::Desired(ResourceType type, bool keep_remo
 
   // Removals wait: add back what the client holds and the snapshot lost.
   // Usually nothing was lost, and the plan stands as it is.
-  // Both maps are sorted: one pass finds what the snapshot lost.
   std::vector<const ResourceMap::value_type*> lost;
   if (state.sent != state.planned.resources) {
-    auto present = available->by_name.begin();
-    for (const auto& held : *state.sent) {
-      while (present != available->by_name.end() && present->first < held.first) ++present;
-      if (present != available->by_name.end() && present->first == held.first) continue;
+    ForEachGone(*state.sent, available->by_name, [&](const ResourceMap::value_type& held) {
       if (state.wildcard || state.names->contains(held.first)) lost.push_back(&held);
-    }
+    });
   }
   if (lost.empty()) return state.planned;
   auto resources = std::make_shared<ResourceMap>(*state.planned.resources);
@@ -157,53 +181,48 @@ SotwStreamState::Plan SotwStreamState::PlanFor(
 
 std::optional<SotwStreamState::Response> SotwStreamState::NextResponse(SentSummary* summary) {
   if (!snapshot_) return std::nullopt;
-  // Walk types last to first: a type keeps its removed resources while any
-  // later type still has something to send or to hear back about.
-  std::array<std::optional<Plan>, kResourceTypeCount> due;
-  bool later_busy = false;
-  for (auto it = kAllResourceTypes.rbegin(); it != kAllResourceTypes.rend(); ++it) {
-    const TypeState& state = types_[Index(*it)];
-    if (!state.requested) continue;
-    Plan plan = Desired(*it, /*keep_removed=*/!fixed_type_.has_value() && later_busy);
-    bool changed = plan.version != state.sent_version && plan.version != state.nacked_version;
-    later_busy = later_busy || state.awaiting_ack || changed;
-    if (changed && !state.awaiting_ack) due[Index(*it)] = std::move(plan);
-  }
-  for (ResourceType type : kAllResourceTypes) {
-    if (!due[Index(type)].has_value()) continue;
-    Plan& plan = *due[Index(type)];
-    TypeState& state = types_[Index(type)];
-    Response response;
-    response.set_type_url(std::string(TypeUrl(type)));
-    response.set_version_info(plan.version);
-    response.set_nonce(std::to_string(++nonce_counter_));
-    summary->type = type;
-    summary->version = plan.version;
-    summary->nonce = response.nonce();
-    summary->resources.clear();
-    summary->removed_names.clear();
-    const bool complete = CompleteStateEachResponse(type) || state.resend_all;
-    // Both maps are sorted by name: one pass finds what changed and what left.
-    auto held = state.sent->begin();
-    for (const auto& [name, resource] : *plan.resources) {
-      for (; held != state.sent->end() && held->first < name; ++held) {
-        summary->removed_names.push_back(held->first);
-      }
-      const bool unchanged = held != state.sent->end() && held->first == name &&
-                             held->second->version == resource->version;
-      if (held != state.sent->end() && held->first == name) ++held;
-      if (unchanged && !complete) continue;
-      summary->resources.push_back(resource);
+  auto next = PickNextResponse(
+      TypeCount(), scope_.aggregated(),
+      [this](size_t position) -> TypeState& { return AtSendPosition(position); },
+      [this](TypeState& state, bool hold_removals) -> std::optional<Plan> {
+        Plan plan = Desired(state, /*keep_removed=*/hold_removals);
+        if (plan.version == state.sent_version || plan.version == state.nacked_version) {
+          return std::nullopt;
+        }
+        return plan;
+      });
+  if (!next.has_value()) return std::nullopt;
+  auto& [state, plan] = *next;
+  Response response;
+  response.set_type_url(state->served ? std::string(TypeUrl(*state->served)) : state->unserved_url);
+  response.set_version_info(plan.version);
+  response.set_nonce(std::to_string(++nonce_counter_));
+  summary->type = state->served;
+  summary->unserved_type_url = state->unserved_url;
+  summary->version = plan.version;
+  summary->nonce = response.nonce();
+  summary->resources.clear();
+  summary->removed_names.clear();
+  const bool complete = CompleteStateEachResponse(state->served) || state->resend_all;
+  // Both maps are sorted by name: one pass finds what changed and what left.
+  auto held = state->sent->begin();
+  for (const auto& [name, resource] : *plan.resources) {
+    for (; held != state->sent->end() && held->first < name; ++held) {
+      summary->removed_names.push_back(held->first);
     }
-    for (; held != state.sent->end(); ++held) summary->removed_names.push_back(held->first);
-    state.resend_all = false;
-    state.sent_version = plan.version;
-    state.sent_nonce = response.nonce();
-    state.sent = std::move(plan.resources);
-    state.awaiting_ack = true;
-    return response;
+    const bool unchanged = held != state->sent->end() && held->first == name &&
+                           held->second->version == resource->version;
+    if (held != state->sent->end() && held->first == name) ++held;
+    if (unchanged && !complete) continue;
+    summary->resources.push_back(resource);
   }
-  return std::nullopt;
+  for (; held != state->sent->end(); ++held) summary->removed_names.push_back(held->first);
+  state->resend_all = false;
+  state->sent_version = plan.version;
+  state->sent_nonce = response.nonce();
+  state->sent = std::move(plan.resources);
+  state->awaiting_ack = true;
+  return response;
 }
 
 void SotwStreamState::AttachBodies(Response& response, const std::vector<ResourcePtr>& resources) {

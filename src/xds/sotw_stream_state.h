@@ -5,6 +5,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "envoy/service/discovery/v3/discovery.pb.h"
@@ -35,20 +36,28 @@ namespace propsy::xds {
 //    response is complete again.
 //  * On ADS, types go out in ResourceType order, and a resource removed from
 //    the snapshot is kept in its type's set until every later type has caught
-//    up, so removals happen in reverse order (make before break).
+//    up, so removals happen in reverse order (make before break); the walk is
+//    PickNextResponse (response_order.h), shared with the delta protocol.
+//  * A type ProPsy does not serve (a well-formed type URL that is not one of
+//    ResourceType's, or the type of an unserved per-type service) is an empty
+//    set (UnservedSotwSet: for the runtime, an empty layer per named layer):
+//    it is answered once (a version and a fresh nonce), ACKs and NACKs count
+//    as for any type, and it goes out before the served types. At most
+//    kMaxUnservedTypes such types per stream.
 class SotwStreamState {
  public:
   using Request = envoy::service::discovery::v3::DiscoveryRequest;
   using Response = envoy::service::discovery::v3::DiscoveryResponse;
 
-  // `fixed_type`: the one type of a per-type service; nullopt for ADS.
-  // `fixed_type`: the one type of a per-type service; nullopt for ADS.
-  // `name_sets`, when given, shares subscriptions with other streams.
-  explicit SotwStreamState(std::optional<ResourceType> fixed_type,
-                           NameSetInterner* name_sets = nullptr);
+  static constexpr size_t kMaxUnservedTypes = 16;
+
+  // `scope`: every type (ADS, std::nullopt) or the one type of a per-type
+  // service. `name_sets`, when given, shares subscriptions with other streams.
+  explicit SotwStreamState(StreamScope scope, NameSetInterner* name_sets = nullptr);
 
   // Returns an error (for the stream's status) on a request that is not valid
-  // on this stream: unknown or foreign type URL.
+  // on this stream: a missing or malformed type URL on ADS, a foreign one on
+  // a per-type service, or one unserved type too many.
   absl::StatusOr<RequestEvent> OnRequest(const Request& request);
   void SetSnapshot(SnapshotPtr snapshot);
 
@@ -69,6 +78,10 @@ class SotwStreamState {
     std::string version;
   };
   struct TypeState {
+    std::optional<ResourceType> served;  // nullopt: a type ProPsy does not serve
+    std::string unserved_url;            // that type's URL
+    // What an unserved type holds for the current subscription.
+    std::shared_ptr<const TypeResources> unserved_set;
     bool requested = false;
     bool wildcard = false;
     SharedNameSet names;         // never null
@@ -86,15 +99,25 @@ class SotwStreamState {
     Plan planned;
   };
 
-  // What the client should hold of `type` now; `keep_removed` keeps what
+  // The state of the type `requested` names, made on its first request;
+  // an error when it would be one unserved type too many.
+  absl::StatusOr<TypeState*> StateOf(const RequestedType& requested);
+  // Types in send order: the unserved ones (in the order they were first
+  // asked for), then ResourceType's.
+  size_t TypeCount() const { return unserved_.size() + types_.size(); }
+  TypeState& AtSendPosition(size_t position);
+  // What the snapshot has of the type (an unserved type has nothing).
+  const std::shared_ptr<const TypeResources>& Available(const TypeState& state) const;
+  // What the client should hold of the type now; `keep_removed` keeps what
   // the snapshot dropped (removals wait for later types on ADS).
-  Plan Desired(ResourceType type, bool keep_removed);
+  Plan Desired(TypeState& state, bool keep_removed);
   static Plan PlanFor(const TypeState& state,
                       const std::shared_ptr<const TypeResources>& available);
 
-  const std::optional<ResourceType> fixed_type_;
+  const StreamScope scope_;
   NameSetInterner* name_sets_;  // may be null
   std::array<TypeState, kResourceTypeCount> types_;
+  std::vector<TypeState> unserved_;
   SnapshotPtr snapshot_;
   uint64_t nonce_counter_ = 0;
 };

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,7 +17,10 @@ struct RequestEvent {
     kNack,        // rejected it; `error` says why
     kStaleNonce,  // answered an older response: ignored (state of the world)
   };
-  ResourceType type;
+  // The type asked for: nullopt for a type ProPsy does not serve, answered
+  // as empty and named by `unserved_type_url` (empty otherwise).
+  std::optional<ResourceType> type;
+  std::string unserved_type_url;
   Kind kind = Kind::kRequest;
   std::string version;  // version acked or nacked
   std::string error;    // error_detail.message of a NACK
@@ -29,7 +33,8 @@ struct RequestEvent {
 
 // What was just put on the wire, for status tracking (CSDS, /debug, metrics).
 struct SentSummary {
-  ResourceType type;
+  std::optional<ResourceType> type;  // nullopt: an empty answer for a type ProPsy does not serve
+  std::string unserved_type_url;
   std::string version;  // SotW: version of the set; delta: system version
   std::string nonce;
   std::vector<ResourcePtr> resources;      // added or updated: what the response carries

@@ -58,10 +58,9 @@ class StreamReactor final
   // Creates a reactor that owns itself until gRPC calls OnDone.
   static grpc::ServerBidiReactor<Request, Response>* Start(grpc::CallbackServerContext* context,
                                                            const StreamContext& deps,
-                                                           std::optional<ResourceType> fixed_type,
+                                                           StreamScope scope,
                                                            std::string_view kind) {
-    auto reactor =
-        std::shared_ptr<StreamReactor>(new StreamReactor(context, deps, fixed_type, kind));
+    auto reactor = std::shared_ptr<StreamReactor>(new StreamReactor(context, deps, scope, kind));
     reactor->self_ = reactor;
     reactor->weak_self_ = reactor;
     reactor->StartNextRead();
@@ -72,13 +71,13 @@ class StreamReactor final
   static constexpr bool kStateOfTheWorld =
       std::is_same_v<Request, envoy::service::discovery::v3::DiscoveryRequest>;
 
-  StreamReactor(grpc::CallbackServerContext* context, const StreamContext& deps,
-                std::optional<ResourceType> fixed_type, std::string_view kind)
+  StreamReactor(grpc::CallbackServerContext* context, const StreamContext& deps, StreamScope scope,
+                std::string_view kind)
       : context_(context),
         deps_(deps),
         kind_(kind),
-        ads_(!fixed_type.has_value()),
-        state_(fixed_type, &deps.name_sets) {}
+        ads_(scope.aggregated()),
+        state_(scope, &deps.name_sets) {}
 
   void OnReadDone(bool ok) override {
     if (!ok) {  // the client closed its side, or the call broke
@@ -105,8 +104,10 @@ class StreamReactor final
       return;
     }
     deps_.registry.OnRequest(*stream_id_, *event);
-    if (event->kind == RequestEvent::Kind::kNack) {
-      spdlog::warn("xds: node \"{}\" rejected {} version {}: {}", node_.id, ShortName(event->type),
+    // An empty answer to a type ProPsy does not serve may be rejected (Envoy
+    // does for RTDS); that is expected, and the registry logs such types.
+    if (event->kind == RequestEvent::Kind::kNack && event->type.has_value()) {
+      spdlog::warn("xds: node \"{}\" rejected {} version {}: {}", node_.id, ShortName(*event->type),
                    event->version, event->error);
     }
     if (first) {

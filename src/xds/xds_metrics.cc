@@ -52,6 +52,17 @@ void RegisterXdsMetrics(metrics::Registry& registry, const NodeStatusRegistry& n
       "version.",
       {"type"}, PerType(nodes, &NodeStatusRegistry::TypeTotals::nacks));
   registry.AddCounterCollector(
+      "propsy_xds_unserved_type_requests_total",
+      "Requests of xDS types ProPsy does not serve (answered as empty sets), by type URL (at most "
+      "32 by name, the rest as \"other\"); not part of the responses, ACKs and NACKs above.",
+      {"type_url"}, [&nodes] {
+        std::vector<metrics::Sample> samples;
+        for (const auto& [url, count] : nodes.UnservedRequestsByType()) {
+          samples.push_back({.labels = {url}, .value = double(count)});
+        }
+        return samples;
+      });
+  registry.AddCounterCollector(
       "propsy_xds_identity_rejections_total",
       "Requests refused because the node id did not match the client certificate (mutual TLS).", {},
       One([&nodes] { return double(nodes.totals().identity_rejections); }));

@@ -185,6 +185,31 @@ class DeltaTest : public XdsPlaintextTest {
     EXPECT_EQ(registry_.totals().nacks, 1u);
   }
 
+  // The protocol's MUST: a name subscribed again is answered although the
+  // client holds its version (it may have dropped it meanwhile), a name that
+  // does not exist is listed removed again.
+  void CheckResubscribe(DeltaStream& stream, const std::string& node) {
+    const std::string url = Url(ResourceType::kEndpoint);
+    cache_.SetSnapshot(node, MakeSnapshot({{ResourceType::kEndpoint, EndpointsResource("e1", 1)},
+                                           {ResourceType::kEndpoint, EndpointsResource("e2", 2)}}));
+    ASSERT_TRUE(stream.Send(DeltaRequest(node, url, {"e1", "e2", "e9"})));
+    std::optional<DeltaDiscoveryResponse> response = stream.Next();
+    ASSERT_TRUE(response.has_value());
+    EXPECT_EQ(Names(*response), (Names_{"e1", "e2"}));
+    EXPECT_EQ(Removed(*response), Names_{"e9"});
+    ASSERT_TRUE(stream.Send(DeltaAck(*response)));
+    EXPECT_THAT(stream.Drain(), IsEmpty());
+
+    ASSERT_TRUE(stream.Send(DeltaRequest("", url, {"e1", "e9"})));
+    response = stream.Next();
+    ASSERT_TRUE(response.has_value()) << "a subscribed name must be answered";
+    EXPECT_EQ(Names(*response), Names_{"e1"});
+    EXPECT_EQ(response->resources(0).version(), EndpointsResource("e1", 1)->version);
+    EXPECT_EQ(Removed(*response), Names_{"e9"});
+    ASSERT_TRUE(stream.Send(DeltaAck(*response)));
+    EXPECT_THAT(stream.Drain(), IsEmpty()) << "answered once";
+  }
+
   std::unique_ptr<AggregatedDiscoveryService::Stub> ads_;
   std::unique_ptr<ClusterDiscoveryService::Stub> cds_;
   std::unique_ptr<EndpointDiscoveryService::Stub> eds_;
@@ -216,6 +241,55 @@ TEST_F(DeltaTest, AdsNackIsNotResent) {
 TEST_F(DeltaTest, PerTypeNackIsNotResent) {
   auto stream = OpenDeltaClusters();
   CheckNack(*stream, "node-delta-nack-cds", Url(ResourceType::kCluster));
+}
+
+TEST_F(DeltaTest, AdsResubscribingAHeldNameIsAnswered) {
+  auto stream = OpenDeltaAds();
+  CheckResubscribe(*stream, "node-delta-resub-ads");
+}
+
+TEST_F(DeltaTest, PerTypeResubscribingAHeldNameIsAnswered) {
+  auto stream = OpenDeltaEndpoints();
+  CheckResubscribe(*stream, "node-delta-resub-eds");
+}
+
+// The protocol's other MUST: unsubscribing an explicit name that `*` still
+// covers sends it again (the client may have dropped it with the name).
+TEST_F(DeltaTest, AdsUnsubscribingANameTheWildcardCoversResendsIt) {
+  const std::string node = "node-delta-unsub-wildcard";
+  cache_.SetSnapshot(node, ServicesSnapshot({"a", "b"}));
+  auto stream = OpenDeltaAds();
+  const std::string url = Url(ResourceType::kListener);
+  ASSERT_TRUE(stream->Send(DeltaRequest(node, url, {"*", "l-a", "l-gone"})));
+  std::optional<DeltaDiscoveryResponse> response = stream->Next();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(Names(*response), (Names_{"l-a", "l-b"}));
+  EXPECT_EQ(Removed(*response), Names_{"l-gone"});
+  ASSERT_TRUE(stream->Send(DeltaAck(*response)));
+  EXPECT_THAT(stream->Drain(), IsEmpty());
+
+  ASSERT_TRUE(stream->Send(DeltaRequest("", url, {}, {"l-a", "l-gone"})));
+  response = stream->Next();
+  ASSERT_TRUE(response.has_value()) << "l-a must be sent again";
+  EXPECT_EQ(Names(*response), Names_{"l-a"});
+  EXPECT_EQ(Removed(*response), Names_{"l-gone"});
+  ASSERT_TRUE(stream->Send(DeltaAck(*response)));
+  EXPECT_THAT(stream->Drain(), IsEmpty());
+}
+
+TEST_F(DeltaTest, PerTypeUnsubscribingANameTheWildcardCoversResendsIt) {
+  const std::string node = "node-delta-unsub-wildcard-cds";
+  cache_.SetSnapshot(node, ServicesSnapshot({"a", "b"}));
+  auto stream = OpenDeltaClusters();
+  ASSERT_TRUE(stream->Send(DeltaRequest(node, "", {"*", "c-b"})));
+  std::optional<DeltaDiscoveryResponse> response = stream->Next();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(Names(*response), (Names_{"c-a", "c-b"}));
+  ASSERT_TRUE(stream->Send(DeltaAck(*response)));
+  ASSERT_TRUE(stream->Send(DeltaRequest("", "", {}, {"c-b"})));
+  response = stream->Next();
+  ASSERT_TRUE(response.has_value()) << "c-b must be sent again";
+  EXPECT_EQ(Names(*response), Names_{"c-b"});
 }
 
 TEST_F(DeltaTest, AdsUnsubscribingWildcardRemovesNothingTheClientHeldExplicitly) {

@@ -186,21 +186,36 @@ TEST_F(BadInputTest, DeltaFirstRequestWithoutNodeIsInvalidArgument) {
   ExpectServerStillHealthy();
 }
 
-TEST_F(BadInputTest, UnknownTypeUrlOnAdsIsInvalidArgument) {
+// Well-formed type URLs ProPsy does not serve are answered as empty
+// (unserved_types_test.cc); a malformed one, or one of Envoy's retired v2 API,
+// ends the stream with a message that names it.
+TEST_F(BadInputTest, MalformedTypeUrlOnAdsIsInvalidArgument) {
   auto bad = OpenAds();
-  ASSERT_TRUE(bad->Send(SotwRequest(kHealthy, "type.googleapis.com/envoy.config.No.v3.Such")));
+  ASSERT_TRUE(bad->Send(SotwRequest(kHealthy, "envoy.config.cluster.v3.Cluster")));
   grpc::Status status = bad->AwaitStatus();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
-  EXPECT_THAT(status.error_message(), HasSubstr("envoy.config.No.v3.Such"));
+  EXPECT_THAT(status.error_message(), HasSubstr("malformed type_url"));
+  EXPECT_THAT(status.error_message(), HasSubstr("envoy.config.cluster.v3.Cluster"));
   ExpectServerStillHealthy();
 }
 
-TEST_F(BadInputTest, UnknownTypeUrlLaterOnAdsIsInvalidArgument) {
+TEST_F(BadInputTest, MalformedTypeUrlLaterOnAdsIsInvalidArgument) {
   auto bad = OpenAds();
   ASSERT_TRUE(bad->Send(SotwRequest("node-bad", Url(ResourceType::kCluster))));
-  ASSERT_TRUE(bad->Send(SotwRequest("", "type.googleapis.com/google.protobuf.Empty")));
+  ASSERT_TRUE(bad->Send(SotwRequest("", "type.googleapis.com/not a type")));
   grpc::Status status = bad->AwaitStatus();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("not a type"));
+  ExpectServerStillHealthy();
+}
+
+TEST_F(BadInputTest, V2TypeUrlOnAdsIsInvalidArgument) {
+  auto bad =
+      OpenStream<DeltaStream>(*ads_, &AggregatedDiscoveryService::Stub::DeltaAggregatedResources);
+  ASSERT_TRUE(bad->Send(DeltaRequest(kHealthy, "type.googleapis.com/envoy.api.v2.Listener")));
+  grpc::Status status = bad->AwaitStatus();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("v2 API"));
   ExpectServerStillHealthy();
 }
 

@@ -186,11 +186,14 @@ TEST(DeltaStreamStateTest, TypeUrlIsChecked) {
   absl::StatusOr<RequestEvent> missing = ads.OnRequest(empty);
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kInvalidArgument);
-  Request unknown = MakeDeltaRequest(ResourceType::kCluster, {});
-  unknown.set_type_url("type.googleapis.com/google.protobuf.Empty");
-  absl::StatusOr<RequestEvent> bad = ads.OnRequest(unknown);
+  Request malformed = MakeDeltaRequest(ResourceType::kCluster, {});
+  malformed.set_type_url("google.protobuf.Empty");
+  absl::StatusOr<RequestEvent> bad = ads.OnRequest(malformed);
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  Request v2 = MakeDeltaRequest(ResourceType::kCluster, {});
+  v2.set_type_url("type.googleapis.com/envoy.api.v2.Listener");
+  EXPECT_FALSE(ads.OnRequest(v2).ok());
 }
 
 void SubscribeAll(FakeClient& client) {

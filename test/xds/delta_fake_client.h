@@ -15,38 +15,49 @@
 
 namespace propsy::xds::test {
 
-inline DeltaStreamState::Request MakeDeltaRequest(ResourceType type,
+inline DeltaStreamState::Request MakeDeltaRequest(std::string_view type_url,
                                                   const std::vector<std::string>& subscribe,
                                                   const std::vector<std::string>& unsubscribe = {},
                                                   const std::string& nonce = "") {
   DeltaStreamState::Request request;
-  request.set_type_url(std::string(TypeUrl(type)));
+  request.set_type_url(std::string(type_url));
   for (const std::string& name : subscribe) request.add_resource_names_subscribe(name);
   for (const std::string& name : unsubscribe) request.add_resource_names_unsubscribe(name);
   request.set_response_nonce(nonce);
   return request;
 }
+inline DeltaStreamState::Request MakeDeltaRequest(ResourceType type,
+                                                  const std::vector<std::string>& subscribe,
+                                                  const std::vector<std::string>& unsubscribe = {},
+                                                  const std::string& nonce = "") {
+  return MakeDeltaRequest(TypeUrl(type), subscribe, unsubscribe, nonce);
+}
 
-// Plays an Envoy on one delta stream, remembering the latest nonce per type.
+// Plays an Envoy on one delta stream, remembering the latest nonce per type
+// (keyed by URL, so types ProPsy does not serve take part too).
 class FakeDeltaClient {
  public:
-  explicit FakeDeltaClient(std::optional<ResourceType> fixed_type) : state_(fixed_type) {}
+  explicit FakeDeltaClient(StreamScope scope) : state_(scope) {}
 
   DeltaStreamState& state() { return state_; }
 
   RequestEvent Subscribe(ResourceType type, const std::vector<std::string>& subscribe,
                          const std::vector<std::string>& unsubscribe = {}) {
+    return Subscribe(TypeUrl(type), subscribe, unsubscribe);
+  }
+  RequestEvent Subscribe(std::string_view type_url, const std::vector<std::string>& subscribe,
+                         const std::vector<std::string>& unsubscribe = {}) {
+    const std::string type(type_url);
     return Send(MakeDeltaRequest(type, subscribe, unsubscribe, nonce_[type]));
   }
 
   RequestEvent Ack(const DeltaStreamState::Response& response) {
-    return Send(
-        MakeDeltaRequest(*ResourceTypeFromUrl(response.type_url()), {}, {}, response.nonce()));
+    return Send(MakeDeltaRequest(response.type_url(), {}, {}, response.nonce()));
   }
 
   RequestEvent Nack(const DeltaStreamState::Response& response, const std::string& error) {
     DeltaStreamState::Request request =
-        MakeDeltaRequest(*ResourceTypeFromUrl(response.type_url()), {}, {}, response.nonce());
+        MakeDeltaRequest(response.type_url(), {}, {}, response.nonce());
     request.mutable_error_detail()->set_code(3);
     request.mutable_error_detail()->set_message(error);
     return Send(request);
@@ -63,9 +74,11 @@ class FakeDeltaClient {
     std::optional<DeltaStreamState::Response> response = state_.NextResponse(&summary);
     if (response.has_value()) DeltaStreamState::AttachBodies(*response, summary.resources);
     if (response.has_value()) {
-      ResourceType type = *ResourceTypeFromUrl(response->type_url());
-      nonce_[type] = response->nonce();
-      EXPECT_EQ(summary.type, type);
+      nonce_[response->type_url()] = response->nonce();
+      EXPECT_EQ(summary.type, ResourceTypeFromUrl(response->type_url()));
+      if (!summary.type.has_value()) {
+        EXPECT_EQ(summary.unserved_type_url, response->type_url());
+      }
       EXPECT_EQ(summary.nonce, response->nonce());
       EXPECT_EQ(summary.version, response->system_version_info());
       std::vector<std::string> summary_names;
@@ -79,7 +92,7 @@ class FakeDeltaClient {
 
  private:
   DeltaStreamState state_;
-  std::map<ResourceType, std::string> nonce_;
+  std::map<std::string, std::string> nonce_;
 };
 
 inline SnapshotPtr DeltaClusters(int64_t c1_timeout_ms = 250, bool with_c2 = true) {

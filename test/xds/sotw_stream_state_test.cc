@@ -15,6 +15,7 @@ namespace propsy::xds {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::UnorderedElementsAre;
 using Request = SotwStreamState::Request;
@@ -427,19 +428,47 @@ TEST(SotwStreamStateTest, PerTypeStreamRejectsForeignTypeUrl) {
   EXPECT_EQ(response->type_url(), TypeUrl(ResourceType::kCluster));
 }
 
-TEST(SotwStreamStateTest, AdsRejectsEmptyAndUnknownTypeUrl) {
+TEST(SotwStreamStateTest, AdsRejectsEmptyMalformedV2AndAliasedTypeUrls) {
   SotwStreamState state(std::nullopt);
   Request empty = MakeSotwRequest(ResourceType::kCluster, {});
   empty.clear_type_url();
   absl::StatusOr<RequestEvent> missing = state.OnRequest(empty);
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(missing.status().message(), HasSubstr("type_url is required"));
 
-  Request unknown = MakeSotwRequest(ResourceType::kCluster, {});
-  unknown.set_type_url("type.googleapis.com/envoy.config.cluster.v2.Cluster");
-  absl::StatusOr<RequestEvent> bad = state.OnRequest(unknown);
+  for (const std::string& url : std::vector<std::string>{
+           "envoy.config.cluster.v3.Cluster", "type.googleapis.com/",
+           "/envoy.config.cluster.v3.Cluster", "type.googleapis.com/envoy..Cluster",
+           "type.googleapis.com/envoy.1Cluster", "type.googleapis.com/envoy.Cluster.",
+           "type googleapis.com/envoy.Cluster", "type.googleapis.com/" + std::string(300, 'a')}) {
+    SCOPED_TRACE(url);
+    Request malformed = MakeSotwRequest(ResourceType::kCluster, {});
+    malformed.set_type_url(url);
+    absl::StatusOr<RequestEvent> bad = state.OnRequest(malformed);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(bad.status().message(), HasSubstr("malformed type_url"));
+  }
+
+  // A v2 client would drop everything on an empty answer: refused clearly.
+  for (const std::string url : {"type.googleapis.com/envoy.api.v2.Cluster",
+                                "type.googleapis.com/envoy.config.cluster.v2.Cluster",
+                                "type.googleapis.com/envoy.service.discovery.v2.Runtime"}) {
+    SCOPED_TRACE(url);
+    Request v2 = MakeSotwRequest(ResourceType::kCluster, {});
+    v2.set_type_url(url);
+    absl::StatusOr<RequestEvent> bad = state.OnRequest(v2);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(bad.status().message(), HasSubstr("v2 API"));
+  }
+  // So would a client naming a served type under another prefix.
+  Request aliased = MakeSotwRequest(ResourceType::kCluster, {});
+  aliased.set_type_url("example.com/envoy.config.cluster.v3.Cluster");
+  absl::StatusOr<RequestEvent> bad = state.OnRequest(aliased);
   ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(), HasSubstr(TypeUrl(ResourceType::kCluster)));
 
   // Nothing was subscribed by the rejected requests.
   state.SetSnapshot(FullSnapshot());
