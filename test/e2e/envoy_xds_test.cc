@@ -150,8 +150,30 @@ xds::SnapshotPtr MakeSnapshot(const Resources& resources) {
       .Build();
 }
 
-std::string MakeBootstrap(const Variant& variant, int xds_port) {
+// `runtime_layer`: a runtime layer over RTDS, fetched like everything else
+// (ADS, or the runtime service of xds_cluster), which ProPsy answers as empty.
+std::string MakeBootstrap(const Variant& variant, int xds_port, bool runtime_layer) {
   const char* api_type = variant.delta ? "DELTA_GRPC" : "GRPC";
+  std::string runtime;
+  if (runtime_layer) {
+    const std::string source =
+        variant.ads ? "{ads: {}, resource_api_version: V3}"
+                    : fmt::format(
+                          "{{resource_api_version: V3, api_config_source: {{api_type: {}, "
+                          "transport_api_version: V3, grpc_services: [{{envoy_grpc: "
+                          "{{cluster_name: xds_cluster}}}}]}}}}",
+                          api_type);
+    runtime = fmt::format(R"(layered_runtime:
+  layers:
+  - name: static-layer
+    static_layer: {{}}
+  - name: rtds-layer
+    rtds_layer:
+      name: rtds-layer
+      rtds_config: {}
+)",
+                          source);
+  }
   std::string dynamic;
   if (variant.ads) {
     dynamic = fmt::format(R"(dynamic_resources:
@@ -178,7 +200,7 @@ std::string MakeBootstrap(const Variant& variant, int xds_port) {
   return fmt::format(R"(node:
   id: {}
   cluster: propsy-e2e
-static_resources:
+{}static_resources:
   clusters:
   - name: xds_cluster
     type: STATIC
@@ -196,7 +218,7 @@ static_resources:
             address:
               socket_address: {{address: 127.0.0.1, port_value: {}}}
 {})",
-                     kNodeId, xds_port, dynamic);
+                     kNodeId, runtime, xds_port, dynamic);
 }
 
 // Every place in a JSON tree where a key is `error_state` or a status says
@@ -348,10 +370,10 @@ class EnvoyXdsTest : public testing::TestWithParam<Variant> {
   }
 
   // Starts Envoy with the bootstrap for this variant and waits until it is LIVE.
-  void StartEnvoy() {
+  void StartEnvoy(bool runtime_layer = false) {
     EnvoyOptions options;
     options.envoy_path = PROPSY_ENVOY_PATH;
-    options.bootstrap_yaml = MakeBootstrap(GetParam(), server_->port());
+    options.bootstrap_yaml = MakeBootstrap(GetParam(), server_->port(), runtime_layer);
     options.work_dir = dir_.path().string();
     auto started = EnvoyProcess::Start(options);
     ASSERT_TRUE(started.ok()) << started.status().ToString();
@@ -532,6 +554,47 @@ TEST_P(EnvoyXdsTest, NackIsVisibleOnBothSidesAndRecovers) {
       << answer.body;
   EXPECT_EQ(answer.body, backend.name());
   EXPECT_EQ(registry_.totals().nacks, nacks);
+}
+
+// A runtime layer fetched over the same transport (ADS, or the runtime
+// service on its own stream): ProPsy does not serve runtime, answers the
+// layer as empty, and Envoy goes on at once to its listeners and traffic.
+TEST_P(EnvoyXdsTest, RuntimeLayerIsAnsweredAndEnvoyInitializesAtOnce) {
+  HttpBackend& backend = backend_a_;
+  Resources resources = MakeResources(GetParam(), backend.port());
+  cache_.SetSnapshot(kNodeId, MakeSnapshot(resources));
+  ASSERT_NO_FATAL_FAILURE(StartEnvoy(/*runtime_layer=*/true));
+  EnvoyProcess& envoy = *envoy_;
+  std::string csds;
+  ASSERT_TRUE(WaitAllAcked(resources, csds)) << csds << "\n" << envoy.LogTail();
+  ExpectNoNacks(envoy);
+  absl::StatusOr<int> port = envoy.WaitForListenerPort(kListenerName, 30s);
+  ASSERT_TRUE(port.ok()) << port.status().ToString() << "\n" << envoy.LogTail();
+  Answer answer;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        answer = Get(*port);
+        return answer.ok;
+      },
+      20s, 100ms))
+      << answer.body;
+  EXPECT_EQ(answer.body, backend.name());
+
+  for (const auto& [name, expected] : std::vector<std::pair<std::string, int64_t>>{
+           {"runtime.num_layers", 2},
+           {"runtime.init_fetch_timeout", 0},  // not given up on after 15 s
+           {"runtime.update_rejected", 0},
+           {"runtime.update_failure", 0},
+           {"runtime.num_keys", 0}}) {
+    absl::StatusOr<int64_t> value = envoy.Stat(name);
+    ASSERT_TRUE(value.ok()) << value.status().ToString();
+    EXPECT_EQ(*value, expected) << name;
+  }
+  absl::StatusOr<int64_t> applied = envoy.Stat("runtime.update_success");
+  ASSERT_TRUE(applied.ok()) << applied.status().ToString();
+  EXPECT_GE(*applied, 1) << "the runtime layer was never applied";
+  std::map<std::string, uint64_t> unserved = registry_.UnservedRequestsByType();
+  EXPECT_GE(unserved["type.googleapis.com/envoy.service.runtime.v3.Runtime"], 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, EnvoyXdsTest,

@@ -45,7 +45,8 @@ std::string ReadWholeFile(const std::string& path) {
 // xds_cluster lists every port in `xds_ports` (replicas of propsy). With
 // more than one, the ADS stream is re-established quickly (100 ms doubling
 // to 1 s), so a test sees Envoy move to another replica within a second.
-std::string EnvoyBootstrap(const std::vector<int>& xds_ports, bool delta) {
+// `rtds_layer`: a runtime layer over ADS after a static one.
+std::string EnvoyBootstrap(const std::vector<int>& xds_ports, bool delta, bool rtds_layer) {
   std::string endpoints;
   for (int port : xds_ports) {
     endpoints += fmt::format(R"(        - endpoint:
@@ -58,10 +59,20 @@ std::string EnvoyBootstrap(const std::vector<int>& xds_ports, bool delta) {
       xds_ports.size() > 1
           ? "\n        retry_policy: {retry_back_off: {base_interval: 0.1s, max_interval: 1s}}"
           : "";
+  const std::string runtime = rtds_layer ? R"(layered_runtime:
+  layers:
+  - name: static-layer
+    static_layer: {}
+  - name: rtds-layer
+    rtds_layer:
+      name: rtds-layer
+      rtds_config: {ads: {}, resource_api_version: V3}
+)"
+                                         : "";
   return fmt::format(R"(node:
   id: {}
   cluster: propsy-e2e
-dynamic_resources:
+{}dynamic_resources:
   ads_config:
     api_type: {}
     transport_api_version: V3
@@ -85,7 +96,7 @@ static_resources:
       endpoints:
       - lb_endpoints:
 {})",
-                     kNodeId, delta ? "DELTA_GRPC" : "GRPC", retry, endpoints);
+                     kNodeId, runtime, delta ? "DELTA_GRPC" : "GRPC", retry, endpoints);
 }
 
 }  // namespace
@@ -311,7 +322,7 @@ void PropsyEnvoyTest::StartEnvoy() {
   options.envoy_path = PROPSY_ENVOY_PATH;
   std::vector<int> xds_ports = {xds_port_};
   xds_ports.insert(xds_ports.end(), replica_xds_ports_.begin(), replica_xds_ports_.end());
-  options.bootstrap_yaml = EnvoyBootstrap(xds_ports, delta_xds_);
+  options.bootstrap_yaml = EnvoyBootstrap(xds_ports, delta_xds_, rtds_layer_);
   options.work_dir = dir_.path().string();
   // The start-up banner (component "main") would fill the log tails that
   // failures print; xDS updates and upstream events stay at info.

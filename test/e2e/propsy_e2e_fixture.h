@@ -161,6 +161,9 @@ class PropsyEnvoyTest : public testing::Test {
   std::vector<ZoneLayout> zones_ = {{.name = "zone-a", .priority = 0},
                                     {.name = "zone-b", .priority = 1}};
   bool delta_xds_ = false;  // Envoy's ADS flavour: delta or state of the world
+  // Envoy's bootstrap adds a runtime layer over ADS (layered_runtime →
+  // rtds_layer "rtds-layer", rtds_config: { ads: {} }) after a static layer.
+  bool rtds_layer_ = false;
   int xds_port_ = 0;
   // More propsy replicas that Envoy's xds_cluster lists after xds_port_.
   std::vector<int> replica_xds_ports_;
