@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "envoy/service/runtime/v3/rtds.pb.h"
 #include "xds/delta_fake_client.h"
 #include "xds/node_status.h"
@@ -247,7 +248,8 @@ TEST(UnservedTypesTest, CountsPerTypeAndBoundsTheLabels) {
 }
 
 TEST(UnservedTypesTest, RegistryCountsThemApartFromServedTraffic) {
-  NodeStatusRegistry registry;
+  SimulatedClock clock;
+  NodeStatusRegistry registry(clock);
   envoy::config::core::v3::Node node;
   node.set_id("edge-1");
   NodeStatusRegistry::StreamId stream = registry.OpenStream(node, "ads");
