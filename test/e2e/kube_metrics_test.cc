@@ -61,6 +61,9 @@ TEST_F(KubeMetricsTest, LivePagePassesPromtool) {
   ASSERT_EQ(access(PROPSY_PROMTOOL_PATH, X_OK), 0)
       << "promtool is missing (Debian package prometheus; scripts/install-deps.sh): "
       << PROPSY_PROMTOOL_PATH;
+  // Envoy also asks for a type ProPsy does not serve (an RTDS layer), so the
+  // unserved-types family has samples too.
+  rtds_layer_ = true;
   test::HttpBackend& backend = AddKubeBackend("web-zone-a");
   test::HttpBackend& remote = AddKubeBackend("web-zone-b");
   const int port = FreePort();
@@ -91,6 +94,7 @@ TEST_F(KubeMetricsTest, LivePagePassesPromtool) {
                              "propsy_xds_write_in_flight_bytes",
                              "propsy_xds_writes_waiting",
                              "propsy_xds_writes_stalled_total",
+                             "propsy_xds_unserved_type_requests_total",
                              "propsy_world_publishes_total",
                              "propsy_publish_delay_seconds",
                              "propsy_publish_duration_seconds",
@@ -131,6 +135,11 @@ TEST_F(KubeMetricsTest, LivePagePassesPromtool) {
           .value_or(-1),
       0);
   EXPECT_EQ(propsy_->Metric("propsy_xds_connected_nodes").value_or(-1), 1);
+  EXPECT_GT(propsy_
+                ->MetricSum("propsy_xds_unserved_type_requests_total",
+                            {{"type_url", "type.googleapis.com/envoy.service.runtime.v3.Runtime"}})
+                .value_or(-1),
+            0);
 
   const std::string page_file = dir_.File("metrics.txt");
   {
