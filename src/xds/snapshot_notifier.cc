@@ -65,12 +65,13 @@ void SnapshotNotifier::Publish(MapPtr map) {
   {
     absl::MutexLock lock(&mu_);
     previous = std::exchange(map_, std::move(map));
-    for (const auto& [key, entry] : watched_) {
+    for (auto& [key, entry] : watched_) {
       auto found = map_->find(key);
-      if (found == map_->end()) continue;
+      if (found == map_->end() || found->second == entry.offered) continue;
       for (const std::shared_ptr<Slot>& slot : entry.slots) {
         if (slot->Offer(found->second)) woken.push_back(slot);
       }
+      entry.offered = found->second;
     }
   }
   // The previous map (and snapshots only it held) is freed here, unlocked.
@@ -102,6 +103,7 @@ std::unique_ptr<WatchHandle> SnapshotNotifier::WatchLocked(const Key& key, const
                                                            SnapshotPtr initial, Wake wake) {
   auto [entry, inserted] = watched_.try_emplace(key);
   if (inserted) entry->second.node = node;
+  if (!SameVersions(entry->second.offered, initial)) entry->second.offered = nullptr;
   auto slot = std::make_shared<Slot>();
   {
     absl::MutexLock slot_lock(&slot->mu);

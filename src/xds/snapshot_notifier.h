@@ -69,6 +69,9 @@ class SnapshotNotifier {
   struct KeyEntry {
     NodeInfo node;
     std::vector<std::shared_ptr<Slot>> slots;
+    // A snapshot every slot holds the versions of (null when unknown), so a
+    // Publish that maps the key to it again skips the slots' locks.
+    SnapshotPtr offered;
   };
 
   std::unique_ptr<WatchHandle> WatchLocked(const Key& key, const NodeInfo& node,

@@ -45,6 +45,29 @@ TEST(SnapshotNotifierTest, WatchIfPublishedNeedsTheKeyInTheMap) {
   EXPECT_EQ(notifier.Find("b"), nullptr);
 }
 
+// A key mapped to the same snapshot again skips its watches, unless a watch
+// started since from an older snapshot: that one still gets the newer.
+TEST(SnapshotNotifierTest, AWatchStartedFromAnOlderSnapshotGetsTheRepublishedOne) {
+  SnapshotNotifier notifier;
+  int first_wakes = 0;
+  int second_wakes = 0;
+  SnapshotPtr older = SnapshotWith("c1");
+  SnapshotPtr newer = SnapshotWith("c2");
+  auto first = notifier.Watch("a", Node("a"), older, [&] { ++first_wakes; });
+  notifier.Publish(MapOf({{"a", newer}}));
+  EXPECT_EQ(first_wakes, 1);
+  notifier.Publish(MapOf({{"a", newer}}));
+  EXPECT_EQ(first_wakes, 1) << "the same snapshot again is no change";
+
+  auto second = notifier.Watch("a", Node("a"), older, [&] { ++second_wakes; });
+  notifier.Publish(MapOf({{"a", newer}}));
+  EXPECT_EQ(second_wakes, 1);
+  EXPECT_EQ(second->Latest(), newer);
+  EXPECT_EQ(first_wakes, 1);
+  notifier.Publish(MapOf({{"a", newer}}));
+  EXPECT_EQ(second_wakes, 1);
+}
+
 TEST(SnapshotNotifierTest, WakesOnlyWatchesWhoseVersionsChanged) {
   SnapshotNotifier notifier;
   int a_wakes = 0;
