@@ -7,6 +7,8 @@
 #include <optional>
 #include <string_view>
 
+#include "absl/synchronization/mutex.h"
+
 namespace propsy::bench {
 namespace {
 
@@ -52,6 +54,9 @@ Scale InitBenchmarks(int* argc, char** argv) {
   *argc = kept;
   argv[kept] = nullptr;
 
+  // As the propsy binary does (src/main/main.cc): Debian's absl would walk
+  // a lock graph on every lock, which the binary does not pay.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   benchmark::Initialize(argc, argv);
   if (benchmark::ReportUnrecognizedArguments(*argc, argv)) std::exit(2);
   const Scale chosen = scale.value_or(Scale::kDefault);
