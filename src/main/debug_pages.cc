@@ -197,6 +197,20 @@ std::string StatusJson(const status::StatusWriter& writer) {
     out.Uint64(counters.errors);
     Key(out, "events_created");
     out.Uint64(counters.events_created);
+    if (target.elector != nullptr) {
+      Key(out, "report_writes");
+      out.Uint64(counters.report_writes);
+      Key(out, "report_errors");
+      out.Uint64(counters.report_errors);
+      Key(out, "peer_reports");
+      out.Uint64(counters.peer_reports);
+      Key(out, "live_peer_reports");
+      out.Uint64(counters.live_peer_reports);
+      if (!counters.peer_read_error.empty()) {
+        Key(out, "peer_read_error");
+        Str(out, counters.peer_read_error);
+      }
+    }
     Key(out, "events_bumped");
     out.Uint64(counters.events_bumped);
     Key(out, "queued");

@@ -184,7 +184,8 @@ int Run(const PropsyOptions& options) {
   status::StatusWriter status_writer(
       clock,
       status::StatusWriterOptions{.translate = translate_options,
-                                  .reporting_instance = lease_identity},
+                                  .reporting_instance = lease_identity,
+                                  .report_timing = {}},
       status_targets, node_status,
       [&watcher](const xds::NodeInfo& node) { return watcher.Fetch(node); });
 

@@ -1,6 +1,7 @@
 #include "status/desired_status.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <ctime>
@@ -65,25 +66,35 @@ translate::ServiceCondition Programmed(bool status, std::string reason, std::str
 
 }  // namespace
 
-translate::ServiceCondition ProgrammedCondition(const translate::ObjectReport& report,
-                                                const model::ProPsyServiceSpec* spec,
-                                                const std::vector<NodeProgress>& nodes,
-                                                const std::vector<std::string>& config_zones,
-                                                const std::string& default_zone) {
-  if (!report.accepted.status || spec == nullptr) {
-    return Programmed(false, report.accepted.reason,
-                      "not programmed: the object is not accepted (see Accepted)");
+const model::ProPsyServiceSpec* ProgrammableSpec(const model::World& world,
+                                                 const translate::ObjectReport& report) {
+  if (!report.accepted.status) return nullptr;
+  if (report.resolved_refs && !report.resolved_refs->status) return nullptr;
+  if (report.config_cluster >= world.config_clusters.size()) return nullptr;
+  const model::ClusterObjects& objects = *world.config_clusters[report.config_cluster].objects;
+  auto entry = objects.services.find(report.key);
+  if (entry == objects.services.end()) return nullptr;
+  return entry->second.error.ok() && entry->second.last_good ? &entry->second.last_good->spec
+                                                             : nullptr;
+}
+
+std::vector<std::string> ConfigZones(const model::World& world) {
+  std::vector<std::string> zones;
+  for (const model::ClusterView& cluster : world.config_clusters) {
+    zones.push_back(cluster.info.zone);
   }
-  if (report.resolved_refs && !report.resolved_refs->status) {
-    return Programmed(false, report.resolved_refs->reason,
-                      "not programmed: a reference does not resolve (see ResolvedRefs)");
-  }
-  const ServiceResources resources{.listener = spec->listen.ToString(),
-                                   .has_route = spec->type == model::ServiceType::kHttp,
+  return zones;
+}
+
+ObjectProgress CountNodeProgress(const translate::ObjectReport& report,
+                                 const model::ProPsyServiceSpec& spec,
+                                 const std::vector<NodeProgress>& nodes,
+                                 const std::vector<std::string>& config_zones,
+                                 const std::string& default_zone) {
+  const ServiceResources resources{.listener = spec.listen.ToString(),
+                                   .has_route = spec.type == model::ServiceType::kHttp,
                                    .cluster_prefix = report.key.ToString() + "/"};
-  size_t targeted = 0;
-  size_t acknowledged = 0;
-  std::string rejection;
+  ObjectProgress progress{.generation = report.generation};
   for (const NodeProgress& node : nodes) {
     std::string zone(translate::LocalZone(node.node.zone, default_zone));
     if (std::find(config_zones.begin(), config_zones.end(), zone) == config_zones.end() &&
@@ -94,29 +105,59 @@ translate::ServiceCondition ProgrammedCondition(const translate::ObjectReport& r
         report.governs_zones.end()) {
       continue;
     }
-    if (!translate::TargetsNode(*spec, node.node.id)) continue;
-    ++targeted;
+    if (!translate::TargetsNode(spec, node.node.id)) continue;
+    ++progress.targeted;
     if (!node.has_snapshot) continue;
     std::string resource;
     const Shortfall* shortfall = FindShortfall(node, resources, &resource);
     if (shortfall == nullptr) {
-      ++acknowledged;
-    } else if (shortfall->rejected && rejection.empty()) {
-      rejection = fmt::format("node {} rejected {}: {}", node.node.id, resource, shortfall->error);
+      ++progress.acknowledged;
+    } else if (shortfall->rejected && progress.rejection.empty()) {
+      progress.rejection =
+          fmt::format("node {} rejected {}: {}", node.node.id, resource, shortfall->error);
     }
   }
-  if (!rejection.empty()) {
-    return Programmed(
-        false, "Rejected",
-        fmt::format("{} ({}/{} nodes acknowledged)", rejection, acknowledged, targeted));
+  return progress;
+}
+
+translate::ServiceCondition ProgrammedCondition(const translate::ObjectReport& report,
+                                                const model::ProPsyServiceSpec* spec,
+                                                const ObjectProgress& progress) {
+  if (report.accepted.status && report.resolved_refs && !report.resolved_refs->status) {
+    return Programmed(false, report.resolved_refs->reason,
+                      "not programmed: a reference does not resolve (see ResolvedRefs)");
   }
-  if (acknowledged < targeted) {
-    return Programmed(false, "Pending",
-                      fmt::format("{}/{} nodes acknowledged", acknowledged, targeted));
+  if (!report.accepted.status || spec == nullptr) {
+    return Programmed(false, report.accepted.reason,
+                      "not programmed: the object is not accepted (see Accepted)");
+  }
+  if (!progress.rejection.empty()) {
+    return Programmed(false, "Rejected",
+                      fmt::format("{} ({}/{} nodes acknowledged)", progress.rejection,
+                                  progress.acknowledged, progress.targeted));
+  }
+  if (progress.acknowledged < progress.targeted || !progress.unreported.empty()) {
+    std::string message =
+        fmt::format("{}/{} nodes acknowledged", progress.acknowledged, progress.targeted);
+    if (!progress.unreported.empty()) {
+      message += fmt::format("; waiting for the progress report of {}",
+                             fmt::join(progress.unreported, ", "));
+    }
+    return Programmed(false, "Pending", std::move(message));
   }
   // No count: the message stays the same as nodes come and go, so node
   // churn writes nothing.
   return Programmed(true, "Programmed", "every connected node it targets has acknowledged it");
+}
+
+translate::ServiceCondition ProgrammedCondition(const translate::ObjectReport& report,
+                                                const model::ProPsyServiceSpec* spec,
+                                                const std::vector<NodeProgress>& nodes,
+                                                const std::vector<std::string>& config_zones,
+                                                const std::string& default_zone) {
+  if (spec == nullptr) return ProgrammedCondition(report, spec, ObjectProgress{});
+  return ProgrammedCondition(report, spec,
+                             CountNodeProgress(report, *spec, nodes, config_zones, default_zone));
 }
 
 model::ServiceStatus ToServiceStatus(int64_t generation,
@@ -154,13 +195,8 @@ model::ServiceStatus ToServiceStatus(int64_t generation,
 }
 
 std::vector<DesiredStatus> ComputeDesiredStatuses(
-    const model::World& world, const translate::TranslateOptions& options,
-    const std::vector<translate::ObjectReport>& reports, const std::vector<NodeProgress>& nodes,
-    const std::vector<bool>& include, const std::string& now) {
-  std::vector<std::string> config_zones;
-  for (const model::ClusterView& cluster : world.config_clusters) {
-    config_zones.push_back(cluster.info.zone);
-  }
+    const model::World& world, const std::vector<translate::ObjectReport>& reports,
+    const ProgressOf& progress_of, const std::vector<bool>& include, const std::string& now) {
   std::vector<DesiredStatus> statuses;
   for (const translate::ObjectReport& report : reports) {
     if (report.config_cluster >= include.size() || !include[report.config_cluster]) continue;
@@ -170,12 +206,11 @@ std::vector<DesiredStatus> ComputeDesiredStatuses(
     auto current_it = objects.service_statuses.find(report.key);
     const model::ServiceStatus& current =
         current_it == objects.service_statuses.end() ? kNone : current_it->second;
-    const model::ProPsyServiceSpec* spec =
-        entry.error.ok() && entry.last_good ? &entry.last_good->spec : nullptr;
+    const model::ProPsyServiceSpec* spec = ProgrammableSpec(world, report);
     std::vector<translate::ServiceCondition> conditions{report.accepted};
     if (report.resolved_refs) conditions.push_back(*report.resolved_refs);
-    conditions.push_back(
-        ProgrammedCondition(report, spec, nodes, config_zones, options.default_zone));
+    conditions.push_back(ProgrammedCondition(
+        report, spec, spec != nullptr ? progress_of(report, *spec) : ObjectProgress{}));
     model::ServiceStatus status = ToServiceStatus(report.generation, conditions, current, now);
     statuses.push_back(DesiredStatus{.config_cluster = report.config_cluster,
                                      .key = report.key,

@@ -5,6 +5,7 @@
 // transition is passed in).
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -29,14 +30,56 @@ struct DesiredStatus {
   model::ServiceStatus status;
 };
 
-// The Programmed condition of an object that its report accepts (True):
-// True once every connected node that the object governs for and targets
-// holds its resources (listener, route configuration, clusters and load
-// assignments named after it) acknowledged at the versions of the node's
-// current snapshot; False/Pending ("3/4 nodes acknowledged") or
-// False/Rejected (names a node, the resource and the NACK's message). An
-// object that is not accepted, or whose references do not resolve, is not
+// What the connected nodes did with one object's generation: those of one
+// replica (CountNodeProgress, and what a replica reports), or of every
+// replica combined (fleet_progress.h).
+struct ObjectProgress {
+  int64_t generation = 0;
+  size_t acknowledged = 0;
+  size_t targeted = 0;
+  // The first rejection: "node edge-2 rejected listener 0.0.0.0:80: <NACK
+  // message>"; empty when no node rejected anything.
+  std::string rejection = {};
+  // Replicas whose report does not cover this generation yet (they may
+  // have nodes still to count): "replica propsy-b_1".
+  std::vector<std::string> unreported = {};
+
+  // Nothing holds the object back: every targeted node acknowledged it and
+  // every replica reported.
+  bool Complete() const {
+    return rejection.empty() && acknowledged >= targeted && unreported.empty();
+  }
+  bool operator==(const ObjectProgress&) const = default;
+};
+
+// The definition an object's report lets nodes be programmed with: its last
+// good spec when it is accepted and its references resolve; else null.
+const model::ProPsyServiceSpec* ProgrammableSpec(const model::World& world,
+                                                 const translate::ObjectReport& report);
+
+// Each config cluster's zone, in the World's order.
+std::vector<std::string> ConfigZones(const model::World& world);
+
+// This replica's nodes that the object governs for and targets (`nodes`),
+// and how many of them hold its resources (listener, route configuration,
+// clusters and load assignments named after it) acknowledged at the
+// versions of the node's current snapshot; the first NACK among them.
+ObjectProgress CountNodeProgress(const translate::ObjectReport& report,
+                                 const model::ProPsyServiceSpec& spec,
+                                 const std::vector<NodeProgress>& nodes,
+                                 const std::vector<std::string>& config_zones,
+                                 const std::string& default_zone);
+
+// The Programmed condition (SPEC §2) from the progress of every replica's
+// nodes: True when Complete(); False/Pending ("3/4 nodes acknowledged",
+// plus "; waiting for replica X's report" while one has not reported) or
+// False/Rejected (the rejection and the count). An object that is not
+// accepted, or whose references do not resolve (`spec` null), is not
 // programmed: False with that condition's reason.
+translate::ServiceCondition ProgrammedCondition(const translate::ObjectReport& report,
+                                                const model::ProPsyServiceSpec* spec,
+                                                const ObjectProgress& progress);
+// The same from this replica's nodes alone.
 translate::ServiceCondition ProgrammedCondition(const translate::ObjectReport& report,
                                                 const model::ProPsyServiceSpec* spec,
                                                 const std::vector<NodeProgress>& nodes,
@@ -54,14 +97,18 @@ model::ServiceStatus ToServiceStatus(int64_t generation,
                                      const std::vector<translate::ServiceCondition>& conditions,
                                      const model::ServiceStatus& current, const std::string& now);
 
+// An accepted object's progress over every replica's nodes, given its
+// report and programmable spec.
+using ProgressOf = std::function<ObjectProgress(const translate::ObjectReport& report,
+                                                const model::ProPsyServiceSpec& spec)>;
+
 // Desired statuses of every object of the config clusters `include` says
 // yes to (by index), in the World's order. `reports` is
 // translate::DescribeObjects(world, options) (callers reuse it while the
 // config clusters' objects are unchanged).
 std::vector<DesiredStatus> ComputeDesiredStatuses(
-    const model::World& world, const translate::TranslateOptions& options,
-    const std::vector<translate::ObjectReport>& reports, const std::vector<NodeProgress>& nodes,
-    const std::vector<bool>& include, const std::string& now);
+    const model::World& world, const std::vector<translate::ObjectReport>& reports,
+    const ProgressOf& progress_of, const std::vector<bool>& include, const std::string& now);
 
 // Whether two statuses say the same: equal observedGeneration and equal
 // conditions, in any order.

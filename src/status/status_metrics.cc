@@ -65,6 +65,24 @@ void RegisterStatusMetrics(metrics::Registry& registry, const StatusWriter& writ
       PerCluster(writer, [](const StatusCounters& c, const StatusTarget&) {
         return double(c.events_bumped);
       }));
+  registry.AddCounterCollector(
+      "propsy_status_report_writes_total",
+      "Writes of this replica's progress report (its nodes' progress, for the leader).",
+      {"cluster"}, PerCluster(writer, [](const StatusCounters& c, const StatusTarget&) {
+        return double(c.report_writes);
+      }));
+  registry.AddCounterCollector("propsy_status_report_write_errors_total",
+                               "Writes of this replica's progress report that failed (retried).",
+                               {"cluster"},
+                               PerCluster(writer, [](const StatusCounters& c, const StatusTarget&) {
+                                 return double(c.report_errors);
+                               }));
+  registry.AddGaugeCollector(
+      "propsy_status_peer_reports",
+      "Leader: other replicas' progress reports that count (not stale), as last read.", {"cluster"},
+      PerCluster(writer, [](const StatusCounters& c, const StatusTarget&) {
+        return double(c.live_peer_reports);
+      }));
   registry.AddGaugeCollector(
       "propsy_status_queued_objects", "Objects whose status waits to be written.", {"cluster"},
       PerCluster(writer,

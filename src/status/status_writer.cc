@@ -1,16 +1,14 @@
 #include "status/status_writer.h"
 
 #include <fmt/format.h>
-#include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <set>
 
-#include "model/json_fields.h"
+#include "status/fleet_progress.h"
 #include "status/node_progress.h"
+#include "status/status_patch.h"
 
 namespace propsy::status {
 namespace {
@@ -26,83 +24,6 @@ bool IsRejection(const model::Condition& condition) {
     return condition.reason == "SecretNotFound" || condition.reason == "InvalidSecret";
   }
   return condition.type == "Programmed" && condition.reason == "Rejected";
-}
-
-std::string StatusPath(const model::ObjectKey& key) {
-  return fmt::format("/apis/propsy.seznam.cz/v1/namespaces/{}/propsyservices/{}/status",
-                     key.namespace_name, key.name);
-}
-
-// A JSON merge patch that replaces the status, with the resourceVersion as
-// precondition (a changed object answers 409).
-std::string PatchBody(const model::ServiceStatus& status, const std::string& resource_version) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> out(buffer);
-  auto string = [&out](const std::string& text) {
-    out.String(text.c_str(), static_cast<rapidjson::SizeType>(text.size()));
-  };
-  out.StartObject();
-  out.Key("metadata");
-  out.StartObject();
-  out.Key("resourceVersion");
-  string(resource_version);
-  out.EndObject();
-  out.Key("status");
-  out.StartObject();
-  out.Key("observedGeneration");
-  out.Int64(status.observed_generation);
-  out.Key("conditions");
-  out.StartArray();
-  for (const model::Condition& condition : status.conditions) {
-    out.StartObject();
-    out.Key("type");
-    string(condition.type);
-    out.Key("status");
-    string(condition.status);
-    out.Key("reason");
-    string(condition.reason);
-    out.Key("message");
-    string(condition.message);
-    out.Key("observedGeneration");
-    out.Int64(condition.observed_generation);
-    out.Key("lastTransitionTime");
-    string(condition.last_transition_time);
-    out.EndObject();
-  }
-  out.EndArray();
-  out.EndObject();
-  out.EndObject();
-  return buffer.GetString();
-}
-
-// The parts of an object read back after a conflict.
-struct ObjectRead {
-  std::string uid;
-  std::string resource_version;
-  int64_t generation = 0;
-  model::ServiceStatus status;
-};
-
-std::optional<ObjectRead> ParseObject(const std::string& body) {
-  rapidjson::Document object;
-  object.Parse(body.data(), body.size());
-  if (object.HasParseError() || !object.IsObject()) return std::nullopt;
-  const rapidjson::Value* metadata = model::FindField(object, "metadata");
-  if (metadata == nullptr) return std::nullopt;
-  ObjectRead read;
-  if (const rapidjson::Value* uid = model::FindField(*metadata, "uid"); uid && uid->IsString()) {
-    read.uid = std::string(model::StringOf(*uid));
-  }
-  if (const rapidjson::Value* version = model::FindField(*metadata, "resourceVersion");
-      version && version->IsString()) {
-    read.resource_version = std::string(model::StringOf(*version));
-  }
-  if (const rapidjson::Value* generation = model::FindField(*metadata, "generation");
-      generation && generation->IsInt64()) {
-    read.generation = generation->GetInt64();
-  }
-  read.status = model::DecodeServiceStatus(object);
-  return read;
 }
 
 std::string Describe(const absl::StatusOr<kube::HttpResponse>& response) {
@@ -129,6 +50,16 @@ StatusWriter::StatusWriter(Clock& clock, StatusWriterOptions options,
       clusters_[i].events = std::make_unique<EventRecorder>(*targets_[i].transport, clock_,
                                                             options_.reporting_instance);
     }
+    if (targets_[i].transport != nullptr && targets_[i].elector != nullptr) {
+      const LeaseElectorOptions& lease = targets_[i].elector->options();
+      ReplicaReportsOptions reports = options_.report_timing;
+      reports.cluster = targets_[i].name;
+      reports.namespace_name = lease.namespace_name;
+      reports.lease_name = lease.name;
+      reports.replica = lease.identity;
+      clusters_[i].reports =
+          std::make_unique<ReplicaReports>(*targets_[i].transport, clock_, std::move(reports));
+    }
   }
 }
 
@@ -143,7 +74,12 @@ void StatusWriter::Stop() {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  if (thread_.joinable()) thread_.join();
+  if (!thread_.joinable()) return;
+  thread_.join();
+  // Gone from the fleet: the leader stops waiting for this replica's nodes.
+  for (ClusterState& cluster : clusters_) {
+    if (cluster.reports != nullptr) cluster.reports->Withdraw();
+  }
 }
 
 void StatusWriter::OnWorld(model::WorldPtr world) {
@@ -178,6 +114,7 @@ void StatusWriter::Run() {
       const bool leading = Leading(i);
       if (leading == clusters_[i].was_leader) continue;
       clusters_[i].was_leader = leading;
+      clusters_[i].read_peers_now = leading;
       evaluation_due = true;
       if (!leading) {
         // Another replica writes now; what this one meant to write is void.
@@ -186,6 +123,20 @@ void StatusWriter::Run() {
       }
       absl::MutexLock lock(&mu_);
       counters_[i].leader = leading;
+    }
+    std::optional<Clock::TimePoint> next_due;
+    auto due_at = [&next_due](std::optional<Clock::TimePoint> at) {
+      if (at) next_due = next_due ? std::min(*next_due, *at) : *at;
+    };
+    for (size_t i = 0; i < clusters_.size(); ++i) {
+      if (clusters_[i].reports == nullptr || !clusters_[i].was_leader) continue;
+      evaluation_due |= RefreshPeers(i);
+      const ReplicaReports& reports = *clusters_[i].reports;
+      due_at(reports.NextRead());
+      // When the last good read grows too old to go by.
+      if (reports.last_read() && !PeersUnknown(i)) {
+        due_at(*reports.last_read() + reports.options().stale_after);
+      }
     }
     const uint64_t answers = nodes_.answers_version();
     const Clock::TimePoint now = clock_.Now();
@@ -206,13 +157,31 @@ void StatusWriter::Run() {
       }
     }
     std::optional<Clock::TimePoint> next_write = Drain();
+    for (ClusterState& cluster : clusters_) {
+      if (cluster.reports != nullptr) due_at(cluster.reports->Publish());
+    }
     {
       absl::MutexLock lock(&mu_);
-      for (size_t i = 0; i < clusters_.size(); ++i) counters_[i].queued = clusters_[i].queue.size();
+      for (size_t i = 0; i < clusters_.size(); ++i) {
+        StatusCounters& counters = counters_[i];
+        counters.queued = clusters_[i].queue.size();
+        const ReplicaReports* reports = clusters_[i].reports.get();
+        if (reports == nullptr) continue;
+        counters.report_writes = reports->writes();
+        counters.report_errors = reports->errors();
+        counters.peer_reports = reports->peers().size();
+        const std::vector<PeerStanding> standings = reports->Standings();
+        counters.live_peer_reports = static_cast<size_t>(
+            std::count_if(standings.begin(), standings.end(),
+                          [](PeerStanding standing) { return standing != PeerStanding::kStale; }));
+        counters.peer_read_error =
+            reports->read_status().ok() ? "" : std::string(reports->read_status().message());
+      }
     }
     Clock::TimePoint deadline = clock_.Now() + options_.poll_interval;
     if (wake) deadline = std::min(deadline, *wake);
     if (next_write) deadline = std::min(deadline, *next_write);
+    if (next_due) deadline = std::min(deadline, *next_due);
     absl::MutexLock lock(&mu_);
     auto woken = [this]()
                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || world_changed_; };
@@ -220,14 +189,36 @@ void StatusWriter::Run() {
   }
 }
 
+bool StatusWriter::RefreshPeers(size_t i) {
+  ClusterState& cluster = clusters_[i];
+  bool changed = false;
+  if (cluster.read_peers_now || clock_.Now() >= cluster.reports->NextRead()) {
+    changed = cluster.reports->ReadPeers(cluster.read_peers_now);
+    cluster.read_peers_now = false;
+  }
+  return changed || cluster.reports->Standings() != cluster.evaluated_standings ||
+         PeersUnknown(i) != cluster.evaluated_unknown;
+}
+
+bool StatusWriter::PeersUnknown(size_t i) const {
+  const ReplicaReports* reports = clusters_[i].reports.get();
+  if (reports == nullptr) return false;
+  return !reports->last_read() ||
+         clock_.Now() >= *reports->last_read() + reports->options().stale_after;
+}
+
 void StatusWriter::Evaluate(const model::WorldPtr& world) {
   std::vector<bool> include(targets_.size(), false);
+  std::vector<bool> reporting(targets_.size(), false);
   bool any = false;
+  bool any_reporting = false;
   for (size_t i = 0; i < targets_.size() && i < world->config_clusters.size(); ++i) {
     include[i] = clusters_[i].was_leader;
+    reporting[i] = clusters_[i].reports != nullptr;
     any |= include[i];
+    any_reporting |= reporting[i];
   }
-  if (!any) return;
+  if (!any && !any_reporting) return;
   const std::vector<NodeProgress> nodes = GatherNodeProgress(nodes_.Answers(), snapshot_of_);
   const std::string now = Rfc3339(clock_.WallNow());
   std::vector<std::set<model::ObjectKey>> seen(targets_.size());
@@ -239,8 +230,54 @@ void StatusWriter::Evaluate(const model::WorldPtr& world) {
     reports_ = translate::DescribeObjects(*world, options_.translate);
     described_objects_ = std::move(config_objects);
   }
+  // This replica's own nodes' progress with every programmable object.
+  const std::vector<std::string> config_zones = ConfigZones(*world);
+  std::vector<std::map<model::ObjectKey, ObjectProgress>> own(targets_.size());
+  for (const translate::ObjectReport& report : reports_) {
+    const size_t i = report.config_cluster;
+    if (i >= targets_.size() || !(include[i] || reporting[i])) continue;
+    const model::ProPsyServiceSpec* spec = ProgrammableSpec(*world, report);
+    if (spec == nullptr) continue;
+    own[i][report.key] =
+        CountNodeProgress(report, *spec, nodes, config_zones, options_.translate.default_zone);
+  }
+  for (size_t i = 0; i < targets_.size(); ++i) {
+    if (!reporting[i]) continue;
+    ProgressReport mine{.replica = clusters_[i].reports->options().replica,
+                        .generations = GenerationsDigest(reports_, i),
+                        .objects = {}};
+    for (const auto& [key, progress] : own[i]) {
+      if (progress.targeted > 0) mine.objects.emplace(key, progress);
+    }
+    if (include[i] && mine.generations != clusters_[i].evaluated_generations) {
+      // New generations: read the peers now, so that a replica whose report
+      // is not read yet is not missed by a Programmed that turns True now.
+      clusters_[i].reports->ReadPeers(/*now_please=*/true);
+      clusters_[i].evaluated_generations = mine.generations;
+    }
+    clusters_[i].reports->SetOwnGenerations(mine.generations);
+    clusters_[i].reports->Offer(std::move(mine));
+    clusters_[i].evaluated_standings = clusters_[i].reports->Standings();
+    clusters_[i].evaluated_unknown = PeersUnknown(i);
+  }
+  if (!any) return;
+  auto progress_of = [&](const translate::ObjectReport& report, const model::ProPsyServiceSpec&) {
+    const size_t i = report.config_cluster;
+    auto found = own[i].find(report.key);
+    ObjectProgress mine =
+        found != own[i].end() ? found->second : ObjectProgress{.generation = report.generation};
+    const ReplicaReports* peers = clusters_[i].reports.get();
+    if (peers == nullptr) return mine;
+    if (PeersUnknown(i)) {
+      mine.unreported.push_back(fmt::format("the other replicas (their reports cannot be read: {})",
+                                            std::string(peers->read_status().message())));
+      return mine;
+    }
+    return CombineProgress(report.key, mine, peers->peers(), *peers->last_read(),
+                           peers->options().stale_after);
+  };
   for (DesiredStatus& desired :
-       ComputeDesiredStatuses(*world, options_.translate, reports_, nodes, include, now)) {
+       ComputeDesiredStatuses(*world, reports_, progress_of, include, now)) {
     ClusterState& cluster = clusters_[desired.config_cluster];
     seen[desired.config_cluster].insert(desired.key);
     const model::ClusterObjects& objects = *world->config_clusters[desired.config_cluster].objects;

@@ -18,6 +18,7 @@
 #include "status/desired_status.h"
 #include "status/event_recorder.h"
 #include "status/lease_elector.h"
+#include "status/replica_reports.h"
 #include "translate/translate.h"
 #include "xds/config_watcher.h"
 #include "xds/node_status.h"
@@ -48,6 +49,9 @@ struct StatusWriterOptions {
   // A failed write is retried after this long.
   std::chrono::milliseconds retry_after{2000};
   std::string reporting_instance;  // Events' reportingInstance (the lease identity)
+  // Timing of the replicas' progress reports (cluster, namespace, lease
+  // name and replica come from each cluster's elector).
+  ReplicaReportsOptions report_timing;
 };
 
 // Per config cluster, since start.
@@ -59,6 +63,14 @@ struct StatusCounters {
   uint64_t events_bumped = 0;
   bool leader = false;  // writes status now
   size_t queued = 0;    // objects waiting for their write
+  // This replica's progress report (with leader election only).
+  uint64_t report_writes = 0;
+  uint64_t report_errors = 0;
+  // Leader: the other replicas' reports as last read, and how many of them
+  // count (not stale); whether the last read failed.
+  size_t peer_reports = 0;
+  size_t live_peer_reports = 0;
+  std::string peer_read_error;
 };
 
 // Writes each ProPsyService object's status (desired_status.h) through the
@@ -80,6 +92,12 @@ struct StatusCounters {
 //   retries with its current resourceVersion and status.
 // - Only while leading: a cluster whose elector is not leader gets no write
 //   (checked before each one), and its pending writes are dropped.
+// - Programmed counts every replica's nodes (docs/status.md, "Replicas"):
+//   with leader election, each replica publishes its own nodes' progress
+//   (ReplicaReports) in every Kubernetes config cluster, and the leader
+//   combines its own with the other replicas' (fleet_progress.h). It reads
+//   them before its first evaluation as leader; while it cannot read them
+//   (for stale_after), Programmed stays Pending and says why.
 // - A rejection (a condition turning False with reason Invalid, Conflicted,
 //   SecretNotFound, InvalidSecret or Rejected) written for an object gives
 //   one Warning Event (EventRecorder deduplicates).
@@ -122,6 +140,14 @@ class StatusWriter {
     Clock::TimePoint refilled;
     Clock::TimePoint retry_at;
     bool was_leader = false;
+    // With leader election: this replica's report and the peers'.
+    std::unique_ptr<ReplicaReports> reports;
+    bool read_peers_now = false;
+    // What the last evaluation combined: the peers' standings and whether
+    // they could not be read.
+    std::vector<PeerStanding> evaluated_standings;
+    std::string evaluated_generations;  // this replica's digest when it last read as leader
+    bool evaluated_unknown = false;
   };
 
   void Run();
@@ -132,6 +158,12 @@ class StatusWriter {
   bool Write(size_t cluster, Pending& pending);
   void RecordEvents(size_t cluster, const Pending& pending, const model::ServiceStatus& written);
   bool Leading(size_t cluster) const;
+  // Leader: reads the peers' reports when due; returns whether what the
+  // last evaluation combined is out of date.
+  bool RefreshPeers(size_t cluster);
+  // The leader cannot say what the other replicas' nodes did: their reports
+  // were never read, or not for stale_after.
+  bool PeersUnknown(size_t cluster) const;
 
   Clock& clock_;
   const StatusWriterOptions options_;

@@ -173,7 +173,8 @@ TEST_F(KubeAuthTest, TokenFileRotation) {
       // What the status writer needs (deploy/kubernetes/rbac.yaml).
       "- {apiGroups: [propsy.seznam.cz], resources: [propsyservices/status], verbs: [patch]}\n"
       "- {apiGroups: [events.k8s.io], resources: [events], verbs: [create, get, patch]}\n"
-      "- {apiGroups: [coordination.k8s.io], resources: [leases], verbs: [get, create, update]}\n";
+      "- {apiGroups: [coordination.k8s.io], resources: [leases], verbs: [get, create, update]}\n"
+      "- {apiGroups: [\"\"], resources: [configmaps], verbs: [list, create, update, delete]}\n";
   for (const char* user : {"propsy-old", "propsy-new"}) {
     rbac += fmt::format(
         "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\n"

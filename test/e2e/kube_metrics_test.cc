@@ -118,7 +118,10 @@ TEST_F(KubeMetricsTest, LivePagePassesPromtool) {
                              "propsy_status_write_errors_total",
                              "propsy_status_events_created_total",
                              "propsy_status_event_repeats_total",
-                             "propsy_status_queued_objects"}) {
+                             "propsy_status_queued_objects",
+                             "propsy_status_report_writes_total",
+                             "propsy_status_report_write_errors_total",
+                             "propsy_status_peer_reports"}) {
     EXPECT_TRUE(families.types.contains(family)) << family << " is not exported";
   }
   for (const auto& [family, type] : families.types) {

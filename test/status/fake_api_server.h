@@ -2,7 +2,8 @@
 
 // An in-memory Kubernetes API server for the status tests: objects by path
 // with resourceVersions and uids, GET, POST (create, 409 when it exists), PUT
-// (409 on a stale resourceVersion), and PATCH as a JSON merge patch (RFC
+// (409 on a stale resourceVersion; ConfigMaps also unconditionally), DELETE
+// (with a resourceVersion precondition), lists by label, and PATCH as a JSON merge patch (RFC
 // 7386; metadata.resourceVersion in the patch is a precondition, as on a
 // real server). A `/status` path patches only the object's status. Every
 // request is recorded; an outage fails them all.
@@ -62,6 +63,25 @@ class FakeApiServer : public kube::HttpTransport {
     absl::MutexLock lock(&mu_);
     requests_.push_back(request);
     if (outage_) return absl::UnavailableError("connection refused");
+    if (request.method == "GET" && request.path.find('?') != std::string::npos) {
+      return ListLocked(request.path);
+    }
+    if (request.method == "DELETE") {
+      auto it = objects_.find(request.path);
+      if (it == objects_.end()) return Answer(404, R"({"kind":"Status","code":404})");
+      rapidjson::Document options;
+      options.Parse(request.body.c_str());
+      if (!options.HasParseError() && options.IsObject() && options.HasMember("preconditions")) {
+        rapidjson::Document current;
+        current.Parse(it->second.c_str());
+        if (std::string(options["preconditions"]["resourceVersion"].GetString()) !=
+            current["metadata"]["resourceVersion"].GetString()) {
+          return Answer(409, R"({"reason":"Conflict"})");
+        }
+      }
+      objects_.erase(it);
+      return Answer(200, R"({"kind":"Status","status":"Success"})");
+    }
     if (request.method == "GET") {
       auto it = objects_.find(request.path);
       if (it == objects_.end()) return Answer(404, R"({"kind":"Status","code":404})");
@@ -89,7 +109,9 @@ class FakeApiServer : public kube::HttpTransport {
       return Answer(409, R"({"reason":"Conflict"})");
     }
     if (request.method == "PUT") {
-      if (!body.HasMember("metadata") || !body["metadata"].HasMember("resourceVersion")) {
+      // ConfigMaps, like most kinds, allow an unconditional update.
+      if ((!body.HasMember("metadata") || !body["metadata"].HasMember("resourceVersion")) &&
+          path.find("/configmaps/") == std::string::npos) {
         return Answer(422, "resourceVersion required");
       }
       body["metadata"].AddMember("uid",
@@ -117,6 +139,10 @@ class FakeApiServer : public kube::HttpTransport {
     }
     return Answer(405, "method not allowed");
   }
+
+  // Answers to list requests (a path with a query) are this status instead
+  // (0: list).
+  void SetListStatus(int status) { list_status_ = status; }
 
   absl::StatusOr<kube::HttpResponse> Stream(const kube::HttpRequest& request, const ChunkCallback&,
                                             const std::atomic<bool>&) override {
@@ -149,6 +175,46 @@ class FakeApiServer : public kube::HttpTransport {
       }
     }
   }
+  // A list of the objects directly under the path's collection, filtered
+  // by a "labelSelector=KEY%3DVALUE" (with %2F for '/') if there is one.
+  absl::StatusOr<kube::HttpResponse> ListLocked(const std::string& path)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (list_status_ != 0) return Answer(list_status_, R"({"kind":"Status","reason":"Forbidden"})");
+    const std::string collection = path.substr(0, path.find('?')) + "/";
+    std::string query = path.substr(path.find('?') + 1);
+    std::string label_key;
+    std::string label_value;
+    if (query.starts_with("labelSelector=")) {
+      std::string selector = query.substr(14);
+      for (const auto& [escaped, plain] : {std::pair{"%2F", "/"}, std::pair{"%3D", "="}}) {
+        for (size_t at = selector.find(escaped); at != std::string::npos;
+             at = selector.find(escaped)) {
+          selector.replace(at, 3, plain);
+        }
+      }
+      label_key = selector.substr(0, selector.find('='));
+      label_value = selector.substr(selector.find('=') + 1);
+    }
+    std::string items;
+    for (const auto& [object_path, json] : objects_) {
+      if (!object_path.starts_with(collection) ||
+          object_path.find('/', collection.size()) != std::string::npos) {
+        continue;
+      }
+      if (!label_key.empty()) {
+        rapidjson::Document object;
+        object.Parse(json.c_str());
+        const rapidjson::Value& metadata = object["metadata"];
+        if (!metadata.HasMember("labels") || !metadata["labels"].HasMember(label_key.c_str()) ||
+            metadata["labels"][label_key.c_str()].GetString() != label_value) {
+          continue;
+        }
+      }
+      items += (items.empty() ? "" : ",") + json;
+    }
+    return Answer(200, R"({"kind":"List","metadata":{"resourceVersion":")" +
+                           std::to_string(next_version_) + R"("},"items":[)" + items + "]}");
+  }
   std::string StoreLocked(const std::string& path, rapidjson::Document& document, bool new_uid)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     auto& allocator = document.GetAllocator();
@@ -177,6 +243,7 @@ class FakeApiServer : public kube::HttpTransport {
   int64_t next_version_ ABSL_GUARDED_BY(mu_) = 100;
   int64_t next_uid_ ABSL_GUARDED_BY(mu_) = 0;
   std::atomic<bool> outage_{false};
+  std::atomic<int> list_status_{0};
 };
 
 }  // namespace propsy::status::testing

@@ -4,6 +4,7 @@
 #include "status/status_writer.h"
 
 #include <fmt/format.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
@@ -15,6 +16,7 @@
 #include "common/clock.h"
 #include "model/cluster_objects.h"
 #include "status/fake_api_server.h"
+#include "status/progress_report.h"
 
 namespace propsy::status {
 namespace {
@@ -45,7 +47,8 @@ class StatusWriterTest : public ::testing::Test {
             .translate = {.default_zone = "zone-a", .xds_cluster_name = "xds_cluster"},
             .writes_per_second = rate,
             .burst = burst,
-            .reporting_instance = "test_1"},
+            .reporting_instance = "test_1",
+            .report_timing = {}},
         std::vector<StatusTarget>{{.name = "zone-a", .transport = &server_, .elector = elector}},
         nodes_, [](const xds::NodeInfo&) { return xds::SnapshotPtr(); });
     writer_->Start();
@@ -315,6 +318,190 @@ TEST_F(StatusWriterTest, LosingTheLeaseStopsWritesAtOnce) {
   EXPECT_TRUE(Eventually([&] { return !writer_->counters(0).leader; }));
   writer_->Stop();
   elector.Stop();
+}
+
+// Programmed across replicas (docs/status.md, "Replicas"): the leader below
+// has no node of its own; another replica's report, put on the API server
+// as that replica would, says what its nodes did.
+class ReplicaProgressTest : public StatusWriterTest {
+ protected:
+  static constexpr char kConfigMaps[] = "/api/v1/namespaces/default/configmaps";
+
+  void StartLeader() {
+    elector_ = std::make_unique<LeaseElector>(
+        server_, clock_,
+        LeaseElectorOptions{
+            .cluster = "zone-a", .namespace_name = "default", .name = "propsy", .identity = "a_1"});
+    elector_->Start();
+    ASSERT_TRUE(Eventually([&] { return elector_->IsLeader(); }));
+    StartWriter(elector_.get());
+    writer_->OnWorld(WorldFromServer());
+  }
+  void TearDown() override {
+    StatusWriterTest::TearDown();
+    if (elector_) elector_->Stop();
+  }
+  // Replica b's report on `web` at generation 1 (its generations digest is
+  // the leader's unless `generations` says otherwise).
+  std::string PutPeerReport(std::optional<ObjectProgress> web, std::string generations = "") {
+    if (generations.empty()) {
+      generations = WebDigest();
+    }
+    ProgressReport report{.replica = "b_1", .generations = generations, .objects = {}};
+    if (web) report.objects[{"shop", "web"}] = *web;
+    const std::string name = ReportName("propsy", report.replica);
+    server_.Put(std::string(kConfigMaps) + "/" + name,
+                EncodeReport(report, name, "default", "propsy", "2026-01-01T00:00:00.000000Z"));
+    return std::string(kConfigMaps) + "/" + name;
+  }
+  // The generations digest of `web` at generation 1 alone.
+  static std::string WebDigest() {
+    translate::ObjectReport web;
+    web.key = {"shop", "web"};
+    web.generation = 1;
+    return GenerationsDigest({web}, 0);
+  }
+  // Moves simulated time in steps, each once the elector and the writer
+  // wait again.
+  void Pass(Clock::Duration total, Clock::Duration step = 1s) {
+    for (Clock::Duration passed{}; passed < total; passed += step) {
+      ASSERT_TRUE(clock_.AwaitWaiters(2));
+      clock_.Advance(step);
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+  bool ProgrammedIs(const std::string& status, const std::string& reason) {
+    return Eventually([&] {
+      return ConditionOf("web", "Programmed", "status") == status &&
+             ConditionOf("web", "Programmed", "reason") == reason;
+    });
+  }
+
+  std::unique_ptr<LeaseElector> elector_;
+};
+
+TEST_F(ReplicaProgressTest, APeersPendingNodesHoldProgrammedUntilTheyAcknowledge) {
+  names_ = {"web"};
+  Create("web", 8080);
+  PutPeerReport(ObjectProgress{.generation = 1, .acknowledged = 0, .targeted = 1});
+  ASSERT_NO_FATAL_FAILURE(StartLeader());
+  ASSERT_TRUE(ProgrammedIs("False", "Pending")) << server_.Get(Path("web"));
+  EXPECT_EQ(ConditionOf("web", "Programmed", "message"), "0/1 nodes acknowledged");
+  // Replica b's node acknowledges; the leader reads it within its read
+  // interval.
+  PutPeerReport(ObjectProgress{.generation = 1, .acknowledged = 1, .targeted = 1});
+  ASSERT_NO_FATAL_FAILURE(Pass(2s));
+  writer_->OnWorld(WorldFromServer());
+  EXPECT_TRUE(ProgrammedIs("True", "Programmed")) << server_.Get(Path("web"));
+  EXPECT_EQ(writer_->counters(0).peer_reports, 1u);
+  EXPECT_EQ(writer_->counters(0).live_peer_reports, 1u);
+}
+
+TEST_F(ReplicaProgressTest, ANewGenerationIsJudgedWithTheReportsAsTheyAreThen) {
+  names_ = {"web"};
+  Create("web", 8080);
+  ASSERT_NO_FATAL_FAILURE(StartLeader());
+  ASSERT_TRUE(ProgrammedIs("True", "Programmed")) << server_.Get(Path("web"));
+  // Replica b reports generation 2 pending on its node, and the leader's
+  // World has generation 2 at once: simulated time has not moved, so only
+  // a read made for the new generation finds the report.
+  PutPeerReport(ObjectProgress{.generation = 2, .acknowledged = 0, .targeted = 1}, "other");
+  server_.Put(Path("web"), PpsJson("web", 8080, 2));
+  writer_->OnWorld(WorldFromServer());
+  ASSERT_TRUE(clock_.AwaitWaiters(2));
+  clock_.Advance(300ms);  // past the evaluation interval, not the read interval
+  EXPECT_TRUE(
+      Eventually([&] { return Object("web")["status"]["observedGeneration"].GetInt64() == 2; }));
+  EXPECT_TRUE(ProgrammedIs("False", "Pending")) << server_.Get(Path("web"));
+  EXPECT_EQ(ConditionOf("web", "Programmed", "message"), "0/1 nodes acknowledged");
+}
+
+TEST_F(ReplicaProgressTest, APeersRejectionIsNamedUntilThePeerStopsRenewingIt) {
+  names_ = {"web"};
+  Create("web", 8080);
+  const std::string peer =
+      PutPeerReport(ObjectProgress{.generation = 1,
+                                   .acknowledged = 0,
+                                   .targeted = 1,
+                                   .rejection = "node edge-b rejected listener x: bad"});
+  ASSERT_NO_FATAL_FAILURE(StartLeader());
+  ASSERT_TRUE(ProgrammedIs("False", "Rejected")) << server_.Get(Path("web"));
+  EXPECT_EQ(ConditionOf("web", "Programmed", "message"),
+            "node edge-b rejected listener x: bad (on replica b_1) (0/1 nodes acknowledged)");
+  // Replica b is killed: its report is never renewed. Just before
+  // stale_after it still counts; then it counts for nothing, Programmed
+  // turns True, and the leader removes the report.
+  ASSERT_NO_FATAL_FAILURE(Pass(13s));
+  EXPECT_EQ(ConditionOf("web", "Programmed", "reason"), "Rejected");
+  EXPECT_TRUE(server_.Has(peer));
+  ASSERT_NO_FATAL_FAILURE(Pass(4s));
+  EXPECT_TRUE(ProgrammedIs("True", "Programmed")) << server_.Get(Path("web"));
+  EXPECT_TRUE(Eventually([&] { return !server_.Has(peer); }));
+  EXPECT_EQ(writer_->counters(0).live_peer_reports, 0u);
+}
+
+TEST_F(ReplicaProgressTest, APeerThatHasNotCaughtUpIsWaitedForWithinTheBound) {
+  names_ = {"web"};
+  Create("web", 8080);
+  // Replica b has not seen `web` yet: its digest is of no objects.
+  PutPeerReport(std::nullopt, GenerationsDigest({}, 0));
+  ASSERT_NO_FATAL_FAILURE(StartLeader());
+  ASSERT_TRUE(ProgrammedIs("False", "Pending")) << server_.Get(Path("web"));
+  EXPECT_EQ(ConditionOf("web", "Programmed", "message"),
+            "0/0 nodes acknowledged; waiting for the progress report of replica b_1");
+  ASSERT_NO_FATAL_FAILURE(Pass(17s));
+  EXPECT_TRUE(ProgrammedIs("True", "Programmed")) << server_.Get(Path("web"));
+}
+
+TEST_F(ReplicaProgressTest, UnreadableReportsKeepProgrammedPendingAndSaySo) {
+  names_ = {"web"};
+  Create("web", 8080);
+  server_.SetListStatus(403);
+  ASSERT_NO_FATAL_FAILURE(StartLeader());
+  ASSERT_TRUE(ProgrammedIs("False", "Pending")) << server_.Get(Path("web"));
+  EXPECT_THAT(ConditionOf("web", "Programmed", "message"),
+              ::testing::HasSubstr("the other replicas (their reports cannot be read: HTTP 403"));
+  EXPECT_THAT(writer_->counters(0).peer_read_error, ::testing::HasSubstr("HTTP 403"));
+  server_.SetListStatus(0);
+  ASSERT_NO_FATAL_FAILURE(Pass(2s));
+  EXPECT_TRUE(ProgrammedIs("True", "Programmed")) << server_.Get(Path("web"));
+}
+
+TEST_F(ReplicaProgressTest, EachReplicaPublishesItsProgressOnlyWhenItChangesAndWithdrawsIt) {
+  names_ = {"web"};
+  Create("web", 8080);
+  // A follower (its elector never ran) publishes too.
+  LeaseElector elector(
+      server_, clock_,
+      {.cluster = "zone-a", .namespace_name = "default", .name = "propsy", .identity = "c_9"});
+  StartWriter(&elector);
+  writer_->OnWorld(WorldFromServer());
+  const std::string path = std::string(kConfigMaps) + "/propsy-progress-c-9";
+  ASSERT_TRUE(Eventually([&] { return server_.Has(path); }));
+  rapidjson::Document report;
+  report.Parse(server_.Get(path).c_str());
+  EXPECT_STREQ(report["data"]["replica"].GetString(), "c_9");
+  EXPECT_STREQ(report["metadata"]["labels"][kReportLabel].GetString(), "propsy");
+  EXPECT_STREQ(report["data"]["objects"].GetString(), "[]");  // no node here
+  EXPECT_EQ(report["data"]["generations"].GetString(), WebDigest());
+  // An unchanged world writes no report again.
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(clock_.AwaitWaiters(1));
+    clock_.Advance(3s);
+    writer_->OnWorld(WorldFromServer());
+  }
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(server_.Count("PUT", kConfigMaps), 1u);
+  EXPECT_EQ(writer_->counters(0).report_writes, 1u);
+  // A new generation changes the report (at most every 2 s).
+  server_.Put(Path("web"), PpsJson("web", 8080, 2));
+  writer_->OnWorld(WorldFromServer());
+  ASSERT_TRUE(clock_.AwaitWaiters(1));
+  clock_.Advance(2s);
+  EXPECT_TRUE(Eventually([&] { return server_.Count("PUT", kConfigMaps) == 2; }));
+  // Stopping removes it.
+  writer_->Stop();
+  EXPECT_FALSE(server_.Has(path));
 }
 
 }  // namespace
