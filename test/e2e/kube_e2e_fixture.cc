@@ -195,6 +195,9 @@ void KubePropsyTest::SetUp() {
     for (Zone zone : {kZoneA, kZoneB}) {
       Kubectl(zone, {"delete", "propsyservices,endpointslices,secrets", "--all", "-n", kNamespace});
       Kubectl(zone, {"delete", "clusterrolebindings,clusterroles", "-l", "propsy-e2e=true"});
+      // Progress reports that a killed replica left (docs/status.md).
+      Kubectl(zone,
+              {"delete", "configmaps", "-n", "default", "-l", "propsy.seznam.cz/progress-report"});
     }
   }
   objects_written_ = true;

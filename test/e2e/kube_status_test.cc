@@ -1,8 +1,8 @@
 // Status back into Kubernetes on real API servers (SPEC §2, §6): the
 // conditions a user reads with kubectl, `kubectl wait` on Programmed with a
 // real Envoy, Warning Events, conflicts and overrides, a NACKing node, Lease
-// leadership between two replicas, and a relist of 2,000 unchanged services
-// that writes nothing.
+// leadership between two replicas, Programmed over the nodes of both
+// replicas, and a relist of 2,000 unchanged services that writes nothing.
 
 #include <fmt/format.h>
 #include <gmock/gmock.h>
@@ -11,6 +11,7 @@
 #include <rapidjson/document.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <map>
@@ -21,6 +22,7 @@
 
 #include "e2e/kube_e2e_fixture.h"
 #include "e2e/tcp_forwarder.h"
+#include "envoy/config/listener/v3/listener.pb.h"
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
 #include "integration/xds_client.h"
 #include "support/subprocess.h"
@@ -34,6 +36,7 @@ using Clock = std::chrono::steady_clock;
 using testing::HasSubstr;
 
 constexpr char kClusterType[] = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
+constexpr char kListenerType[] = "type.googleapis.com/envoy.config.listener.v3.Listener";
 
 // Per config cluster, as /debug/status shows it.
 struct WriterView {
@@ -391,6 +394,134 @@ TEST_F(KubeStatusTest, OnlyTheLeaderWritesAndTheOtherTakesOverWhenItDies) {
       << Describe(kZoneA, names[0]) << "\n"
       << replica_b->LogTail();
   propsy_.reset();  // killed: TearDown must not ask it anything
+}
+
+// Programmed counts the nodes of every replica (docs/status.md,
+// "Replicas"): the real Envoy on replica A (the leader) and a scripted
+// client on replica B. The leader's Programmed waits for B's node, names
+// it when it NACKs, and recovers within the staleness bound once B is
+// SIGKILLed (its report is then removed).
+TEST_F(KubeStatusTest, ProgrammedCountsTheNodesOfEveryReplica) {
+  ASSERT_NO_FATAL_FAILURE(StartAllOnKube());
+  ASSERT_TRUE(test::WaitFor([&] { return Writer(*propsy_, kZoneA).leader; }, 30s))
+      << propsy_->LogTail();
+  const int replica_b_port = FreePort();
+  std::unique_ptr<test::PropsyProcess> replica_b;
+  ASSERT_NO_FATAL_FAILURE(StartKubeReplica(replica_b_port, "propsy-b.log", &replica_b));
+
+  // Node edge-b on replica B, subscribed to listeners before the service
+  // exists. (Listeners: a changed listen address makes Envoy on A add a
+  // listener, which it acknowledges at once.)
+  auto channel = grpc::CreateChannel(fmt::format("127.0.0.1:{}", replica_b_port),
+                                     grpc::InsecureChannelCredentials());
+  auto stub = envoy::service::discovery::v3::AggregatedDiscoveryService::NewStub(channel);
+  auto stream = xds::testing::OpenStream<xds::testing::SotwStream>(
+      *stub,
+      &envoy::service::discovery::v3::AggregatedDiscoveryService::Stub::StreamAggregatedResources);
+  ASSERT_TRUE(stream->Send(xds::testing::SotwRequest("edge-b", kListenerType)));
+  if (std::optional<xds::testing::DiscoveryResponse> first = stream->Next(5s)) {
+    ASSERT_TRUE(stream->Send(xds::testing::SotwAck(*first)));
+  }
+  // The next response that carries the listener (others ACKed).
+  auto next_with_listener = [&](int port) -> std::optional<xds::testing::DiscoveryResponse> {
+    for (int i = 0; i < 10; ++i) {
+      std::optional<xds::testing::DiscoveryResponse> response = stream->Next(20s);
+      if (!response) return std::nullopt;
+      for (const auto& resource : response->resources()) {
+        envoy::config::listener::v3::Listener listener;
+        if (resource.UnpackTo(&listener) && listener.name() == ListenerName(port)) {
+          return response;
+        }
+      }
+      if (!stream->Send(xds::testing::SotwAck(*response))) return std::nullopt;
+    }
+    return std::nullopt;
+  };
+
+  ServiceManifest spread;
+  spread.name = "spread";
+  spread.service = "spread";
+  spread.listen_port = FreePort();
+  const Clock::time_point applied = Clock::now();
+  Apply(kZoneA, ServiceYaml(spread));
+  std::optional<xds::testing::DiscoveryResponse> held = next_with_listener(spread.listen_port);
+  ASSERT_TRUE(held.has_value()) << replica_b->LogTail();
+  // Envoy on A acknowledges; edge-b on B has not: the leader counts both.
+  ASSERT_TRUE(test::WaitFor(
+      [&] {
+        return ConditionField(kZoneA, "spread", "Programmed", "message") ==
+               "1/2 nodes acknowledged";
+      },
+      30s, 200ms))
+      << Describe(kZoneA, "spread") << "\n"
+      << propsy_->LogTail() << "\n"
+      << replica_b->LogTail();
+  EXPECT_EQ(ConditionField(kZoneA, "spread", "Programmed", "reason"), "Pending");
+  std::this_thread::sleep_for(3s);  // it stays so while edge-b does not answer
+  EXPECT_EQ(ConditionField(kZoneA, "spread", "Programmed", "status"), "False");
+  const Clock::time_point acked = Clock::now();
+  ASSERT_TRUE(stream->Send(xds::testing::SotwAck(*held)));
+  ASSERT_TRUE(WaitForCondition(kZoneA, "spread", "Programmed", "True", "Programmed"))
+      << Describe(kZoneA, "spread");
+  const auto pending_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(acked - applied).count();
+  const auto programmed_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - acked).count();
+
+  // Generation 2 (another listen address): edge-b NACKs it; the leader
+  // names the node and its replica.
+  spread.listen_port = FreePort();
+  Apply(kZoneA, ServiceYaml(spread));
+  std::optional<xds::testing::DiscoveryResponse> second = next_with_listener(spread.listen_port);
+  ASSERT_TRUE(second.has_value()) << replica_b->LogTail();
+  ASSERT_TRUE(stream->Send(xds::testing::SotwNack(*second, "", "listener refused by the test")));
+  ASSERT_TRUE(WaitForCondition(kZoneA, "spread", "Programmed", "False", "Rejected"))
+      << Describe(kZoneA, "spread");
+  // Envoy on A acknowledges generation 2 meanwhile: the count follows.
+  EXPECT_TRUE(test::WaitFor(
+      [&] {
+        return ConditionField(kZoneA, "spread", "Programmed", "message")
+            .ends_with("(1/2 nodes acknowledged)");
+      },
+      20s, 200ms))
+      << Describe(kZoneA, "spread") << "\n"
+      << propsy_->LogTail() << "\n"
+      << replica_b->LogTail();
+  const std::string message = ConditionField(kZoneA, "spread", "Programmed", "message");
+  EXPECT_THAT(message, HasSubstr(fmt::format("node edge-b rejected listener {}",
+                                             ListenerName(spread.listen_port))));
+  EXPECT_THAT(message, HasSubstr("refused by the test"));
+  EXPECT_THAT(message, HasSubstr("(on replica "));
+  const std::vector<std::string> list_reports = {
+      "get", "configmaps", "-n", "default", "-l", "propsy.seznam.cz/progress-report=propsy",
+      "-o",  "name"};
+  const std::string reports = Kubectl(kZoneA, list_reports);
+  EXPECT_EQ(std::count(reports.begin(), reports.end(), '\n'), 2) << reports;
+  // Replica B dies without a word: after the staleness bound its report
+  // counts for nothing, and A's Envoy holds generation 2.
+  ASSERT_EQ(kill(replica_b->process().pid(), SIGKILL), 0);
+  const Clock::time_point killed = Clock::now();
+  ASSERT_TRUE(WaitForCondition(kZoneA, "spread", "Programmed", "True", "Programmed", 45s))
+      << Describe(kZoneA, "spread") << "\n"
+      << propsy_->LogTail();
+  const auto recovered =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - killed);
+  EXPECT_EQ(ConditionField(kZoneA, "spread", "Programmed", "observedGeneration"), "2");
+  // 15 s without renewal, a 2 s read interval, evaluation and the write.
+  EXPECT_LE(recovered, 15s + 10s);
+  EXPECT_TRUE(test::WaitFor(
+      [&] {
+        const std::string left = Kubectl(kZoneA, list_reports);
+        return std::count(left.begin(), left.end(), '\n') == 1;
+      },
+      10s, 500ms))
+      << "the dead replica's report was not removed";
+  std::cout << fmt::format(
+      "[status] two replicas: Programmed waited for replica B's node ({} ms from apply to its "
+      "ACK, True {} ms after it); True again {} ms after B was SIGKILLed while its node "
+      "rejected\n",
+      pending_ms, programmed_ms, recovered.count());
+  stream.reset();
 }
 
 // 2,000 unchanged services across a relist (410 Gone after an etcd
