@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <ctime>
+#include <string_view>
+#include <unordered_set>
 
 #include "translate/service_resolution.h"
 
@@ -95,7 +97,13 @@ ObjectProgress CountNodeProgress(const translate::ObjectReport& report,
                                    .has_route = spec.type == model::ServiceType::kHttp,
                                    .cluster_prefix = report.key.ToString() + "/"};
   ObjectProgress progress{.generation = report.generation};
+  // The nodes list as a set: it is asked once per connected node, for every
+  // object (a scan of it each time costs seconds at 5,000 nodes).
+  const bool targets_everyone =
+      std::find(spec.nodes.begin(), spec.nodes.end(), "*") != spec.nodes.end();
+  const std::unordered_set<std::string_view> named(spec.nodes.begin(), spec.nodes.end());
   for (const NodeProgress& node : nodes) {
+    if (!targets_everyone && !named.contains(node.node.id)) continue;
     std::string zone(translate::LocalZone(node.node.zone, default_zone));
     if (std::find(config_zones.begin(), config_zones.end(), zone) == config_zones.end() &&
         zone != default_zone) {
@@ -105,7 +113,6 @@ ObjectProgress CountNodeProgress(const translate::ObjectReport& report,
         report.governs_zones.end()) {
       continue;
     }
-    if (!translate::TargetsNode(spec, node.node.id)) continue;
     ++progress.targeted;
     if (!node.has_snapshot) continue;
     std::string resource;
