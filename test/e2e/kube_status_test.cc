@@ -44,6 +44,7 @@ struct WriterView {
   double writes = -1;
   double conflicts = -1;
   double events_created = -1;
+  double report_writes = -1;  // this replica's progress report
 };
 
 // A ServiceYaml manifest for one node instead of every node.
@@ -94,6 +95,9 @@ class KubeStatusTest : public KubePropsyTest {
       view.writes = cluster["writes"].GetDouble();
       view.conflicts = cluster["conflicts"].GetDouble();
       view.events_created = cluster["events_created"].GetDouble();
+      if (cluster.HasMember("report_writes")) {
+        view.report_writes = cluster["report_writes"].GetDouble();
+      }
     }
     return view;
   }
@@ -525,8 +529,9 @@ TEST_F(KubeStatusTest, ProgrammedCountsTheNodesOfEveryReplica) {
 }
 
 // 2,000 unchanged services across a relist (410 Gone after an etcd
-// compaction while propsy is cut off): not one status write, and the API
-// server agrees (every resourceVersion is unchanged).
+// compaction while propsy is cut off): not one status write (nor a write
+// of the replica's progress report), and the API server agrees (every resourceVersion is
+// unchanged).
 TEST_F(KubeStatusTest, TwoThousandUnchangedServicesAcrossARelistWriteNothing) {
   constexpr int kServices = 2000;
   const Clock::time_point begin = Clock::now();
@@ -581,6 +586,8 @@ TEST_F(KubeStatusTest, TwoThousandUnchangedServicesAcrossARelistWriteNothing) {
   std::this_thread::sleep_for(3s);
   const double writes_before = Writer(*propsy_, kZoneB).writes;
   EXPECT_GE(writes_before, kServices);
+  const double report_writes_before = Writer(*propsy_, kZoneB).report_writes;
+  EXPECT_GE(report_writes_before, 1);
   auto versions = [&] {
     absl::StatusOr<std::string> text = kube().Kubectl(
         kZoneB, {"get", "pps", "-n", kNamespace, "-o",
@@ -604,6 +611,8 @@ TEST_F(KubeStatusTest, TwoThousandUnchangedServicesAcrossARelistWriteNothing) {
       << propsy_->LogTail();
   std::this_thread::sleep_for(5s);  // time to write, if anything were written
   const double writes_after = Writer(*propsy_, kZoneB).writes;
+  // Nor a progress report: the generations and nodes are the same.
+  EXPECT_EQ(Writer(*propsy_, kZoneB).report_writes, report_writes_before);
   std::cout << fmt::format(
       "[status] {} services: created in {} ms, statuses converged {} ms after start ({} writes); "
       "status writes across the relist: {}\n",
