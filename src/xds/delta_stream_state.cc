@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "xds/response_order.h"
+#include "xds/warming.h"
 
 namespace propsy::xds {
 
@@ -223,8 +224,23 @@ std::optional<DeltaStreamState::Response> DeltaStreamState::NextResponse(SentSum
   state->before_in_flight.clear();
   state->before_in_flight.reserve(plan.updates.size());
   state->held.Reserve(state->held.size() + plan.updates.size());
+  // Clusters this response adds or changes warm in the client until their
+  // load assignments arrive (only an ADS stream carries those); one the
+  // client already holds is not asked for again, so it is sent anyway.
+  TypeState* assignments = &types_[Index(ResourceType::kEndpoint)];
+  if (!scope_.aggregated() || state->served != ResourceType::kCluster ||
+      assignments->held.size() == 0) {
+    assignments = nullptr;
+  }
   // The entries themselves are added with the bodies (AttachBodies).
   for (const ResourcePtr& resource : plan.updates) {
+    if (assignments != nullptr) {
+      std::optional<std::string> assignment = LoadAssignmentNameOf(*resource);
+      if (assignment && assignments->held.Contains(*assignment)) {
+        assignments->answer_anyway.insert(*std::move(assignment));
+        ++assignments->epoch;
+      }
+    }
     state->before_in_flight.emplace_back(resource, state->held.Put(resource));
     state->told_absent.erase(resource->name);
     state->answer_anyway.erase(resource->name);

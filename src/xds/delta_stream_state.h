@@ -40,6 +40,10 @@ namespace propsy::xds {
 //  * On ADS, types go out in ResourceType order and removals are held back
 //    until every later type has caught up (reverse order for removals); the
 //    walk is PickNextResponse (response_order.h), shared with SotW.
+//  * Warming (warming.h): on ADS, a Cluster response that adds or changes a
+//    cluster makes that cluster's load assignment due again (answered like
+//    the MUSTs above) when the client holds it: the new cluster warms until
+//    it gets it, and Envoy asks for nothing new (it is subscribed already).
 //  * A type ProPsy does not serve (a well-formed type URL that is not one of
 //    ResourceType's, or the type of an unserved per-type service) has no
 //    resources: subscribed names are listed in removed_resources, a wildcard
@@ -78,7 +82,8 @@ class DeltaStreamState {
     std::map<std::string, std::string> nacked;  // name -> rejected version
     std::set<std::string> told_absent;          // reported as not existing
     // Names the next response must carry whatever the client holds (the two
-    // MUSTs above). Usually empty.
+    // MUSTs above, and load assignments of clusters just added or changed).
+    // Usually empty.
     std::set<std::string> answer_anyway;
     bool awaiting_ack = false;
     std::string sent_nonce;

@@ -6,6 +6,7 @@
 
 #include "xds/response_order.h"
 #include "xds/unserved_sotw_set.h"
+#include "xds/warming.h"
 
 namespace propsy::xds {
 namespace {
@@ -14,6 +15,14 @@ namespace {
 // missing one means it was removed.
 bool CompleteStateEachResponse(std::optional<ResourceType> type) {
   return type == ResourceType::kListener || type == ResourceType::kCluster;
+}
+
+// Whether `resources` (what a response would carry) has a name that must be
+// sent again for warming.
+bool CarriesRewarm(const std::set<std::string>& rewarm,
+                   const std::map<std::string, ResourcePtr>& resources) {
+  return std::any_of(rewarm.begin(), rewarm.end(),
+                     [&](const std::string& name) { return resources.contains(name); });
 }
 
 }  // namespace
@@ -186,7 +195,9 @@ std::optional<SotwStreamState::Response> SotwStreamState::NextResponse(SentSumma
       [this](size_t position) -> TypeState& { return AtSendPosition(position); },
       [this](TypeState& state, bool hold_removals) -> std::optional<Plan> {
         Plan plan = Desired(state, /*keep_removed=*/hold_removals);
-        if (plan.version == state.sent_version || plan.version == state.nacked_version) {
+        if (plan.version == state.nacked_version) return std::nullopt;
+        if (plan.version == state.sent_version &&
+            (state.rewarm.empty() || !CarriesRewarm(state.rewarm, *plan.resources))) {
           return std::nullopt;
         }
         return plan;
@@ -204,6 +215,15 @@ std::optional<SotwStreamState::Response> SotwStreamState::NextResponse(SentSumma
   summary->resources.clear();
   summary->removed_names.clear();
   const bool complete = CompleteStateEachResponse(state->served) || state->resend_all;
+  // Clusters this response adds or changes warm in the client until their
+  // load assignments arrive (only an ADS stream carries those). A client that
+  // holds no assignment yet gets each one when it first asks for it.
+  TypeState& assignments = types_[Index(ResourceType::kEndpoint)];
+  std::set<std::string>* rewarm_assignments =
+      scope_.aggregated() && state->served == ResourceType::kCluster && assignments.requested &&
+              !assignments.sent->empty()
+          ? &assignments.rewarm
+          : nullptr;
   // Both maps are sorted by name: one pass finds what changed and what left.
   auto held = state->sent->begin();
   for (const auto& [name, resource] : *plan.resources) {
@@ -213,10 +233,18 @@ std::optional<SotwStreamState::Response> SotwStreamState::NextResponse(SentSumma
     const bool unchanged = held != state->sent->end() && held->first == name &&
                            held->second->version == resource->version;
     if (held != state->sent->end() && held->first == name) ++held;
-    if (unchanged && !complete) continue;
+    if (!unchanged && rewarm_assignments != nullptr) {
+      if (std::optional<std::string> assignment = LoadAssignmentNameOf(*resource)) {
+        rewarm_assignments->insert(*std::move(assignment));
+      }
+    }
+    if (unchanged && !complete && !state->rewarm.contains(name)) continue;
     summary->resources.push_back(resource);
   }
   for (; held != state->sent->end(); ++held) summary->removed_names.push_back(held->first);
+  // Rewarm names not carried are not subscribed (yet): a new subscription
+  // is sent anyway.
+  state->rewarm.clear();
   state->resend_all = false;
   state->sent_version = plan.version;
   state->sent_nonce = response.nonce();

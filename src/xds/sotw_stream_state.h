@@ -38,6 +38,10 @@ namespace propsy::xds {
 //    the snapshot is kept in its type's set until every later type has caught
 //    up, so removals happen in reverse order (make before break); the walk is
 //    PickNextResponse (response_order.h), shared with the delta protocol.
+//  * Warming (warming.h): on ADS, a Cluster response that adds or changes a
+//    cluster makes that cluster's load assignment due again, sent in the next
+//    endpoint response even when the client holds it unchanged (with the
+//    set's version, which may be the one it holds).
 //  * A type ProPsy does not serve (a well-formed type URL that is not one of
 //    ResourceType's, or the type of an unserved per-type service) is an empty
 //    set (UnservedSotwSet: for the runtime, an empty layer per named layer):
@@ -93,6 +97,10 @@ class SotwStreamState {
     // What the client should hold after the last response.
     SharedResourceMap sent;
     bool resend_all = false;  // the last response was NACKed
+    // Names the next response carries even if the client holds them as they
+    // are: load assignments of clusters that were just added or changed
+    // (warming). Usually empty.
+    std::set<std::string> rewarm;
     // The last plan without kept removals, and what it was made from.
     std::shared_ptr<const TypeResources> planned_from;
     uint64_t planned_names_version = 0;

@@ -238,6 +238,12 @@ TEST(DeltaStreamStateTest, AdsHoldsRemovalsUntilLaterTypesCaughtUp) {
   ASSERT_EQ(cluster->type_url(), TypeUrl(ResourceType::kCluster));
   EXPECT_THAT(NamesIn(*cluster), ElementsAre("c1"));
   EXPECT_THAT(RemovedIn(*cluster), IsEmpty()) << "c2 is held back";
+  // c1 changed: its unchanged load assignment goes again (warming).
+  std::optional<Response> warming = client.Next();
+  ASSERT_TRUE(warming.has_value());
+  ASSERT_EQ(warming->type_url(), TypeUrl(ResourceType::kEndpoint));
+  EXPECT_THAT(NamesIn(*warming), ElementsAre("c1"));
+  EXPECT_THAT(RemovedIn(*warming), IsEmpty()) << "c2 is held back";
   std::optional<Response> route = client.Next();
   ASSERT_TRUE(route.has_value());
   ASSERT_EQ(route->type_url(), TypeUrl(ResourceType::kRoute));
@@ -245,6 +251,7 @@ TEST(DeltaStreamStateTest, AdsHoldsRemovalsUntilLaterTypesCaughtUp) {
   EXPECT_FALSE(client.Next().has_value());
 
   client.Ack(*cluster);
+  client.Ack(*warming);
   EXPECT_FALSE(client.Next().has_value());
   client.Ack(*route);
   std::optional<Response> listener = client.Next();

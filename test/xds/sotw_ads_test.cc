@@ -114,6 +114,13 @@ TEST(SotwStreamStateTest, AdsRemovesInReverseOrder) {
   ASSERT_TRUE(cluster.has_value());
   ASSERT_EQ(cluster->type_url(), TypeUrl(ResourceType::kCluster));
   EXPECT_THAT(NamesIn(*cluster), ElementsAre("c1", "c2"));
+  // c1 changed: its unchanged load assignment goes again (warming), and c2's
+  // stays in the set.
+  std::optional<Response> warming = client.Next();
+  ASSERT_TRUE(warming.has_value());
+  ASSERT_EQ(warming->type_url(), TypeUrl(ResourceType::kEndpoint));
+  EXPECT_THAT(NamesIn(*warming), ElementsAre("c1"));
+  EXPECT_EQ(warming->version_info(), FullSnapshot()->Of(ResourceType::kEndpoint).version);
   // The route set loses r2 (removals go last type first).
   std::optional<Response> route = client.Next();
   ASSERT_TRUE(route.has_value());
@@ -122,6 +129,7 @@ TEST(SotwStreamStateTest, AdsRemovesInReverseOrder) {
   EXPECT_FALSE(client.Next().has_value());
 
   client.Ack(*cluster);
+  client.Ack(*warming);
   EXPECT_FALSE(client.Next().has_value()) << "c2 stays until the later types caught up";
   client.Ack(*route);
 
@@ -157,9 +165,13 @@ TEST(SotwStreamStateTest, AdsRemovalWaitsForANackedLaterTypeToBeAnswered) {
   client.state().SetSnapshot(WithoutSecondPath());
   std::optional<Response> cluster = client.Next();
   ASSERT_TRUE(cluster.has_value());
+  std::optional<Response> warming = client.Next();  // c1 changed: its assignment again
+  ASSERT_TRUE(warming.has_value());
+  EXPECT_EQ(warming->type_url(), TypeUrl(ResourceType::kEndpoint));
   std::optional<Response> route = client.Next();
   ASSERT_TRUE(route.has_value());
   client.Ack(*cluster);
+  client.Ack(*warming);
   client.Nack(*route, "route rejected");
   // The route change was refused; the listener still goes (its own set
   // changed), and only after its ACK the cluster loses c2.
