@@ -112,6 +112,7 @@ std::string ServiceYaml(const ServiceManifest& m) {
     spec += fmt::format("  canaryService: {}\n  canaryPercent: {}\n", m.canary_service,
                         m.canary_percent);
   }
+  if (m.connect_timeout > 0) spec += fmt::format("  connectTimeout: {}\n", m.connect_timeout);
   if (!m.tls_secret.empty()) spec += fmt::format("  tlsCertificateSecret: {}\n", m.tls_secret);
   return fmt::format(
       "apiVersion: propsy.seznam.cz/v1\nkind: ProPsyService\n"

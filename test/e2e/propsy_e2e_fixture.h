@@ -50,6 +50,7 @@ struct ServiceManifest {
   std::string prefix_rewrite;  // empty = none
   std::string tls_secret;      // empty = plaintext
   std::string port_name = "http";
+  int connect_timeout = 0;  // ms; 0 = absent
   std::string creation_timestamp = "2026-01-01T00:00:00Z";
 };
 std::string ServiceYaml(const ServiceManifest& manifest);
