@@ -241,8 +241,14 @@ class StreamReactor final
           // write is pending; the check guards the impossible anyway.
           if (auto self = weak.lock()) {
             State::AttachBodies(response, resources);
-            self->response_ = std::move(response);
-            self->grant_ = std::move(grant);
+            {
+              // The write completes on another gRPC thread (OnWriteDone),
+              // ordered by gRPC internals that TSan cannot see; the lock
+              // makes that order visible to it.
+              absl::MutexLock lock(&self->mu_);
+              self->response_ = std::move(response);
+              self->grant_ = std::move(grant);
+            }
             self->StartWrite(&self->response_);
           }
         });
@@ -252,11 +258,14 @@ class StreamReactor final
     // Still ours until writing_ is cleared below. Freed now rather than at
     // the next write: a thousand idle streams would each hold their last
     // response.
-    response_ = Response();
-    grant_ = WriteBudget::Grant();
     std::optional<grpc::Status> finish;
     {
+      // Returned to the budget after unlocking: that may start other
+      // streams' writes, which take their own locks.
+      WriteBudget::Grant done;
       absl::MutexLock lock(&mu_);
+      response_ = Response();
+      done = std::move(grant_);
       writing_ = false;
       if (finishing_ && pending_finish_.has_value()) finish = std::exchange(pending_finish_, {});
     }
