@@ -276,4 +276,20 @@ void DeltaStreamState::AttachBodies(Response& response, const std::vector<Resour
   }
 }
 
+void DeltaStreamState::LendBodies(Response& response, const std::vector<ResourcePtr>& resources) {
+  response.mutable_resources()->Reserve(static_cast<int>(resources.size()));
+  for (const ResourcePtr& resource : resources) {
+    auto* entry = response.add_resources();
+    entry->set_name(resource->name);
+    entry->set_version(resource->version);
+    // Serialization only reads a body (its cached size is a relaxed
+    // atomic), so any number of writes may share one.
+    entry->unsafe_arena_set_allocated_resource(const_cast<google::protobuf::Any*>(&resource->body));
+  }
+}
+
+void DeltaStreamState::ReturnBodies(Response& response) {
+  for (auto& entry : *response.mutable_resources()) (void)entry.unsafe_arena_release_resource();
+}
+
 }  // namespace propsy::xds

@@ -257,4 +257,19 @@ void SotwStreamState::AttachBodies(Response& response, const std::vector<Resourc
   for (const ResourcePtr& resource : resources) *response.add_resources() = resource->body;
 }
 
+void SotwStreamState::LendBodies(Response& response, const std::vector<ResourcePtr>& resources) {
+  auto& bodies = *response.mutable_resources();
+  bodies.Reserve(static_cast<int>(resources.size()));
+  // Serialization only reads a body (its cached size is a relaxed atomic),
+  // so any number of writes may share one.
+  for (const ResourcePtr& resource : resources) {
+    bodies.UnsafeArenaAddAllocated(const_cast<google::protobuf::Any*>(&resource->body));
+  }
+}
+
+void SotwStreamState::ReturnBodies(Response& response) {
+  auto& bodies = *response.mutable_resources();
+  while (!bodies.empty()) bodies.UnsafeArenaReleaseLast();
+}
+
 }  // namespace propsy::xds

@@ -71,6 +71,11 @@ class SotwStreamState {
   // for its turn holds no copies.
   std::optional<Response> NextResponse(SentSummary* summary);
   static void AttachBodies(Response& response, const std::vector<ResourcePtr>& resources);
+  // The same without copying: the response points at the shared bodies.
+  // The caller keeps `resources` alive and calls ReturnBodies before the
+  // response is destroyed, cleared or reused (LentResponse does both).
+  static void LendBodies(Response& response, const std::vector<ResourcePtr>& resources);
+  static void ReturnBodies(Response& response);
 
  private:
   using ResourceMap = std::map<std::string, ResourcePtr>;

@@ -67,6 +67,10 @@ class StreamReactor final
     return reactor.get();
   }
 
+  // gRPC completes every write before OnDone; should one never complete,
+  // the borrowed bodies still go back rather than be freed with the message.
+  ~StreamReactor() override { State::ReturnBodies(response_); }
+
  private:
   static constexpr bool kStateOfTheWorld =
       std::is_same_v<Request, envoy::service::discovery::v3::DiscoveryRequest>;
@@ -240,13 +244,18 @@ class StreamReactor final
           // The reactor lives until OnDone, which cannot come while this
           // write is pending; the check guards the impossible anyway.
           if (auto self = weak.lock()) {
-            State::AttachBodies(response, resources);
             {
               // The write completes on another gRPC thread (OnWriteDone),
               // ordered by gRPC internals that TSan cannot see; the lock
               // makes that order visible to it.
               absl::MutexLock lock(&self->mu_);
               self->response_ = std::move(response);
+              // Lent, not copied: gRPC serializes the shared bodies
+              // straight into its buffer. Copying each body into each
+              // response and freeing it after the write was about a third
+              // of the initial sync's CPU (docs/performance.md).
+              State::LendBodies(self->response_, resources);
+              self->response_resources_ = std::move(resources);
               self->grant_ = std::move(grant);
             }
             self->StartWrite(&self->response_);
@@ -263,8 +272,11 @@ class StreamReactor final
       // Returned to the budget after unlocking: that may start other
       // streams' writes, which take their own locks.
       WriteBudget::Grant done;
+      std::vector<ResourcePtr> lent;
       absl::MutexLock lock(&mu_);
+      State::ReturnBodies(response_);
       response_ = Response();
+      lent = std::move(response_resources_);
       done = std::move(grant_);
       writing_ = false;
       if (finishing_ && pending_finish_.has_value()) finish = std::exchange(pending_finish_, {});
@@ -327,9 +339,10 @@ class StreamReactor final
   std::shared_ptr<WatchHandle> watch_ ABSL_GUARDED_BY(mu_);
   bool snapshot_changed_ ABSL_GUARDED_BY(mu_) = false;
   bool turn_requested_ ABSL_GUARDED_BY(mu_) = false;
-  // The write in flight's message and budget grant, owned by it while
-  // writing_.
+  // The write in flight's message, the resources whose bodies it borrows
+  // and its budget grant, owned by it while writing_.
   Response response_;
+  std::vector<ResourcePtr> response_resources_;
   WriteBudget::Grant grant_;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
