@@ -47,6 +47,14 @@ absl::StatusOr<std::unique_ptr<XdsServer>> XdsServer::Start(const XdsServerOptio
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10'000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5'000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // Each connection's read buffer: gRPC grows it towards the largest read
+  // it saw (up to 4 MiB) and keeps the unread part for the next read, on
+  // every connection. xDS clients send small requests (an ACK naming a few
+  // hundred resources is a few KiB); at 5,000 connections the grown buffers
+  // were the largest share of the heap (docs/performance.md). A bigger
+  // request takes a few reads instead.
+  builder.AddChannelArgument(GRPC_ARG_TCP_READ_CHUNK_SIZE, options.read_chunk_bytes);
+  builder.AddChannelArgument(GRPC_ARG_TCP_MAX_READ_CHUNK_SIZE, options.max_read_chunk_bytes);
   for (const auto& service : server->services_) builder.RegisterService(service.get());
   server->server_ = builder.BuildAndStart();
   if (!server->server_ || server->port_ == 0) {

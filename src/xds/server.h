@@ -32,6 +32,10 @@ struct XdsServerOptions {
   // Responses being written at once, over all streams (WriteBudget).
   size_t write_budget_bytes = 4 * 1024 * 1024;
   std::chrono::milliseconds write_stall_after{2000};
+  // Each connection's read buffer starts at `read_chunk_bytes` and grows to
+  // at most `max_read_chunk_bytes` (gRPC keeps it between reads).
+  int read_chunk_bytes = 8 * 1024;
+  int max_read_chunk_bytes = 8 * 1024;
 };
 
 // The xDS gRPC server: ADS, per-type discovery (stream, delta, Fetch), CSDS,

@@ -224,6 +224,9 @@ std::optional<SotwStreamState::Response> SotwStreamState::NextResponse(SentSumma
               !assignments.sent->empty()
           ? &assignments.rewarm
           : nullptr;
+  // A complete set is sized at once: thousands of first responses wait for
+  // their turn in the write budget holding these lists.
+  if (complete || state->sent->empty()) summary->resources.reserve(plan.resources->size());
   // Both maps are sorted by name: one pass finds what changed and what left.
   auto held = state->sent->begin();
   for (const auto& [name, resource] : *plan.resources) {
