@@ -220,6 +220,9 @@ std::optional<DeltaStreamState::Response> DeltaStreamState::NextResponse(SentSum
   summary->version = response.system_version_info();
   summary->nonce = response.nonce();
   summary->resources.clear();
+  // Sized at once: thousands of first responses wait for their write turn
+  // holding these lists.
+  summary->resources.reserve(plan.updates.size());
   summary->removed_names.clear();
   state->before_in_flight.clear();
   state->before_in_flight.reserve(plan.updates.size());
