@@ -137,7 +137,8 @@ model::ClusterView View(model::ClusterInfo info,
           .objects = std::move(objects),
           .synced = true,
           .stale = false,
-          .stale_since_unix_ms = 0};
+          .stale_since_unix_ms = 0,
+          .statuses = nullptr};
 }
 
 }  // namespace

@@ -94,6 +94,14 @@ void RegisterControlMetrics(metrics::Registry& registry, const Controller& contr
                                      {.labels = {}, .value = double(controller.publishes())}};
                                });
   registry.AddCounterCollector(
+      "propsy_world_status_updates_total",
+      "Worlds in which only what ProPsyService objects show (status, resourceVersion) changed, "
+      "handed to the status writer without translation or publish.",
+      {}, [&controller] {
+        return std::vector<metrics::Sample>{
+            {.labels = {}, .value = double(controller.status_publishes())}};
+      });
+  registry.AddCounterCollector(
       "propsy_translation_services_translated_total",
       "Service parts (clusters, load assignments) translated because their inputs changed.", {},
       Translation(watcher, &TranslationCounters::services_translated));

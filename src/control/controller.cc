@@ -19,6 +19,7 @@ Controller::Controller(ControllerOptions options, std::vector<model::ClusterInfo
   absl::MutexLock lock(&mu_);
   sources::ClusterState empty;
   empty.objects = std::make_shared<const model::ClusterObjects>();
+  empty.statuses = std::make_shared<const model::ShownStatuses>();
   for (auto& info : config_clusters)
     config_.push_back(Slot{.info = std::move(info), .state = empty});
   for (auto& info : endpoint_clusters) {
@@ -57,6 +58,7 @@ void Controller::OnState(bool config, size_t index, sources::ClusterState state)
   absl::MutexLock lock(&mu_);
   Slot& slot = (config ? config_ : endpoint_).at(index);
   if (state.objects == nullptr) state.objects = slot.state.objects;
+  if (state.statuses == nullptr) state.statuses = slot.state.statuses;
   if (state.synced && !slot.state.synced) {
     spdlog::info("{} cluster {} ({}) synced", config ? "config" : "endpoint", slot.info.name,
                  slot.info.source);
@@ -99,7 +101,8 @@ model::WorldPtr Controller::BuildWorldLocked(TimePoint now) const {
                             .objects = slot.state.objects,
                             .synced = slot.state.synced,
                             .stale = slot.state.stale,
-                            .stale_since_unix_ms = slot.state.stale_since_unix_ms};
+                            .stale_since_unix_ms = slot.state.stale_since_unix_ms,
+                            .statuses = slot.state.statuses};
     if (!slot.state.synced) {  // published without it after the sync timeout
       view.stale = true;
       view.stale_since_unix_ms = gave_up_at;
@@ -146,6 +149,19 @@ void Controller::Run() {
       }
     }
     model::WorldPtr world = BuildWorldLocked(now);
+    const bool statuses_only =
+        last_world_ != nullptr && model::SameConfiguration(*last_world_, *world);
+    last_world_ = world;
+    if (statuses_only) {
+      first_pending_.reset();
+      ++status_publishes_;
+      if (options_.publish_statuses) {
+        mu_.Unlock();
+        options_.publish_statuses(std::move(world));
+        mu_.Lock();
+      }
+      continue;
+    }
     double delay = std::chrono::duration<double>(now - *first_pending_).count();
     first_pending_.reset();
     last_publish_ = now;
@@ -190,6 +206,11 @@ std::vector<Controller::ClusterStatus> Controller::Clusters() const {
 uint64_t Controller::publishes() const {
   absl::MutexLock lock(&mu_);
   return publishes_;
+}
+
+uint64_t Controller::status_publishes() const {
+  absl::MutexLock lock(&mu_);
+  return status_publishes_;
 }
 
 }  // namespace propsy::control

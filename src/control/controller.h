@@ -31,6 +31,13 @@ struct ControllerOptions {
   std::chrono::milliseconds sync_timeout{30000};
   // Called with the delay from the first unpublished event to its publish.
   std::function<void(double seconds)> observe_publish_delay;
+  // Called instead of the publish function with a World whose configuration
+  // is that of the last published one (model::SameConfiguration): only what
+  // the ProPsyService objects show changed, e.g. a status write coming back
+  // through the watch. Nothing needs translating or serving for it; the
+  // status writer needs it (resourceVersions, shown statuses). When unset,
+  // such Worlds go nowhere.
+  std::function<void(model::WorldPtr)> publish_statuses;
 };
 
 // Owns the World. Sources report their state from their own threads; one
@@ -41,6 +48,11 @@ struct ControllerOptions {
 // `sync_timeout` passed (it then counts as stale, empty, until it syncs).
 // After the first publish the controller is ready for good: a source going
 // stale keeps its last known objects in the World.
+//
+// A World that differs from the last one only in what objects show
+// (statuses) goes to `publish_statuses`, not to the publish function, and
+// is not a publish for the debounce: a status write-back of thousands of
+// objects neither re-translates anything nor delays the next real change.
 //
 // Time (debounce, sync timeout) comes from the injected clock only.
 class Controller {
@@ -74,6 +86,8 @@ class Controller {
   absl::Status Readiness() const;
   std::vector<ClusterStatus> Clusters() const;
   uint64_t publishes() const;
+  // Worlds handed to `publish_statuses` (status-only changes).
+  uint64_t status_publishes() const;
 
  private:
   using TimePoint = Clock::TimePoint;
@@ -105,6 +119,9 @@ class Controller {
   std::optional<TimePoint> last_publish_ ABSL_GUARDED_BY(mu_);
   bool published_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t publishes_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t status_publishes_ ABSL_GUARDED_BY(mu_) = 0;
+  // The last World handed out (either kind), to tell a status-only change.
+  model::WorldPtr last_world_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };

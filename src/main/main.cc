@@ -197,7 +197,11 @@ int Run(const PropsyOptions& options) {
           .max_delay = std::chrono::milliseconds(1000),
           .sync_timeout = options.sync_timeout,
           .observe_publish_delay =
-              [&publish_histograms](double seconds) { publish_histograms.delay.Observe(seconds); }},
+              [&publish_histograms](double seconds) { publish_histograms.delay.Observe(seconds); },
+          // A status-only change (the write-back coming back through the
+          // watch): the configuration served is the same.
+          .publish_statuses =
+              [&status_writer](model::WorldPtr world) { status_writer.OnWorld(std::move(world)); }},
       config_clusters, endpoint_clusters,
       [&watcher, &publish_histograms, &status_writer, &clock](model::WorldPtr world) {
         Clock::TimePoint started = clock.Now();

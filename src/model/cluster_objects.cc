@@ -32,11 +32,17 @@ bool Assign(T& slot, T next) {
   return true;
 }
 
+// Whether an entry keeps the object's resourceVersion (ProPsyServices keep
+// theirs in ShownStatuses: cluster_objects.h).
+enum class ResourceVersion { kKeep, kLeaveOut };
+
 // Records a decode result for a service or secret.
 template <typename T>
 absl::Status UpsertEntry(std::map<ObjectKey, Entry<T>>& entries, absl::StatusOr<T> decoded,
-                         const rapidjson::Value& object, bool* changed) {
+                         const rapidjson::Value& object, ResourceVersion resource_version,
+                         bool* changed) {
   if (decoded.ok()) {
+    if (resource_version == ResourceVersion::kLeaveOut) decoded->meta.resource_version.clear();
     const ObjectKey key = decoded->meta.key;
     ObjectMeta meta = decoded->meta;
     Entry<T> next{.last_good = *std::move(decoded), .latest_meta = std::move(meta), .error = {}};
@@ -45,6 +51,7 @@ absl::Status UpsertEntry(std::map<ObjectKey, Entry<T>>& entries, absl::StatusOr<
   }
   std::optional<ObjectMeta> meta = BestEffortMeta(object);
   if (!meta.has_value()) return decoded.status();
+  if (resource_version == ResourceVersion::kLeaveOut) meta->resource_version.clear();
   Entry<T>& slot = entries[meta->key];
   Entry<T> next{.last_good = slot.last_good, .latest_meta = *meta, .error = decoded.status()};
   *changed |= Assign(slot, std::move(next));
@@ -104,15 +111,18 @@ absl::Status ObjectStore::Upsert(ObjectKind kind, const rapidjson::Value& object
   absl::Status status;
   switch (kind) {
     case ObjectKind::kProPsyService:
-      status = UpsertEntry(objects_.services, DecodeProPsyService(object), object, &changed);
+      status = UpsertEntry(objects_.services, DecodeProPsyService(object), object,
+                           ResourceVersion::kLeaveOut, &changed);
       if (std::optional<ObjectKey> key = ReadObjectKey(object);
-          key && objects_.services.contains(*key)) {
-        changed |= Assign(objects_.service_statuses[*key], DecodeServiceStatus(object));
+          key && objects_.services.contains(*key) &&
+          Assign(statuses_[*key], DecodeShownStatus(object))) {
+        statuses_snapshot_.reset();
       }
       break;
     case ObjectKind::kSecret:
       if (IsTlsSecret(object)) {
-        status = UpsertEntry(objects_.secrets, DecodeTlsSecret(object), object, &changed);
+        status = UpsertEntry(objects_.secrets, DecodeTlsSecret(object), object,
+                             ResourceVersion::kKeep, &changed);
       } else if (std::optional<ObjectKey> key = ReadObjectKey(object)) {
         // Not (or no longer) a TLS secret: nothing ProPsy could use.
         changed = objects_.secrets.erase(*key) > 0;
@@ -243,7 +253,7 @@ void ObjectStore::Delete(ObjectKind kind, const ObjectKey& key) {
   switch (kind) {
     case ObjectKind::kProPsyService:
       changed = objects_.services.erase(key) > 0;
-      objects_.service_statuses.erase(key);
+      if (statuses_.erase(key) > 0) statuses_snapshot_.reset();
       break;
     case ObjectKind::kSecret:
       changed = objects_.secrets.erase(key) > 0;
@@ -297,6 +307,13 @@ void ObjectStore::RetainOnly(ObjectKind kind, const std::vector<ObjectKey>& keep
 ClusterObjectsPtr ObjectStore::Snapshot() {
   if (snapshot_ == nullptr) snapshot_ = std::make_shared<const ClusterObjects>(objects_);
   return snapshot_;
+}
+
+ShownStatusesPtr ObjectStore::Statuses() {
+  if (statuses_snapshot_ == nullptr) {
+    statuses_snapshot_ = std::make_shared<const ShownStatuses>(statuses_);
+  }
+  return statuses_snapshot_;
 }
 
 }  // namespace propsy::model

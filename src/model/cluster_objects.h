@@ -50,14 +50,16 @@ struct ServiceEndpoints {
 // valid Endpoints object (SPEC §3: the fallback is per service and cluster).
 bool UsesCoreEndpoints(const ServiceEndpoints& endpoints);
 
-// An immutable snapshot of everything one cluster source holds. Copies share
-// the per-service endpoint sets.
+// An immutable snapshot of the configuration one cluster source holds: what
+// translation reads. Copies share the per-service endpoint sets.
+//
+// A ProPsyService's status and resourceVersion are not in it (its entries'
+// `meta.resource_version` and `latest_meta.resource_version` are empty):
+// they change with every status write, which changes no configuration, so
+// they live in the store's ShownStatuses. A status-only change therefore
+// leaves this snapshot, and everything translated from it, as it was.
 struct ClusterObjects {
   std::map<ObjectKey, Entry<ProPsyService>> services;
-  // The `status` each ProPsyService object carries (keys as in `services`;
-  // an object without status has an empty one). Kept apart from the entries
-  // because only the status writer reads it.
-  std::map<ObjectKey, ServiceStatus> service_statuses;
   std::map<ObjectKey, Entry<TlsSecret>> secrets;  // only kubernetes.io/tls ones decode
   // Keyed by the owning service (namespace + kubernetes.io/service-name).
   std::map<ObjectKey, std::shared_ptr<const ServiceEndpoints>> endpoints;
@@ -93,8 +95,12 @@ class ObjectStore {
   // For kEndpoints the keys are those of the Endpoints objects (= services).
   void RetainOnly(ObjectKind kind, const std::vector<ObjectKey>& keep);
 
-  // The current contents; the same pointer until something changes.
+  // The current configuration; the same pointer until it changes.
   ClusterObjectsPtr Snapshot();
+  // The status and resourceVersion each ProPsyService object shows (an
+  // object without status has an empty one); the same pointer until one
+  // changes. Changes independently of Snapshot().
+  ShownStatusesPtr Statuses();
 
  private:
   absl::Status UpsertSlice(const rapidjson::Value& object, bool* changed);
@@ -113,6 +119,8 @@ class ObjectStore {
   // found without its body.
   std::map<ObjectKey, ObjectKey> slice_owner_;
   ClusterObjectsPtr snapshot_;  // null when objects_ changed since the last Snapshot()
+  ShownStatuses statuses_;
+  ShownStatusesPtr statuses_snapshot_;  // null when statuses_ changed since the last Statuses()
 };
 
 }  // namespace propsy::model

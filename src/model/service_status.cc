@@ -38,4 +38,13 @@ ServiceStatus DecodeServiceStatus(const rapidjson::Value& object) {
   return status;
 }
 
+ShownStatus DecodeShownStatus(const rapidjson::Value& object) {
+  ShownStatus shown{.resource_version = {}, .status = DecodeServiceStatus(object)};
+  const rapidjson::Value* metadata = FindField(object, "metadata");
+  if (metadata != nullptr && metadata->IsObject()) {
+    shown.resource_version = StringField(*metadata, "resourceVersion");
+  }
+  return shown;
+}
+
 }  // namespace propsy::model

@@ -3,8 +3,12 @@
 #include <rapidjson/document.h>
 
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "model/object_meta.h"
 
 namespace propsy::model {
 
@@ -29,10 +33,29 @@ struct ServiceStatus {
   bool operator==(const ServiceStatus&) const = default;
 };
 
+// What the API server shows of one ProPsyService object besides its
+// configuration: the status and the resourceVersion it was read at (the
+// precondition of the next status write). Both change with every status
+// write, so they are kept apart from the objects translation reads.
+struct ShownStatus {
+  std::string resource_version;
+  ServiceStatus status;
+
+  bool operator==(const ShownStatus&) const = default;
+};
+
+// Per ProPsyService object of one cluster (keys as in
+// ClusterObjects::services), immutable once shared.
+using ShownStatuses = std::map<ObjectKey, ShownStatus>;
+using ShownStatusesPtr = std::shared_ptr<const ShownStatuses>;
+
 // Reads `object.status`. Lenient on purpose: status is ProPsy's own output,
 // not input it acts on, so parts it cannot read are left out (an unreadable
 // condition is dropped, a missing status is empty) and the writer simply
 // writes the status it wants.
 ServiceStatus DecodeServiceStatus(const rapidjson::Value& object);
+
+// Reads `object.metadata.resourceVersion` and `object.status`, as leniently.
+ShownStatus DecodeShownStatus(const rapidjson::Value& object);
 
 }  // namespace propsy::model

@@ -15,6 +15,9 @@ namespace propsy::sources {
 struct ClusterState {
   // Never null once reported; the same pointer while nothing changed.
   model::ClusterObjectsPtr objects;
+  // What the ProPsyService objects show (status, resourceVersion): may
+  // change while `objects` stays the same. Never null once reported.
+  model::ShownStatusesPtr statuses;
   // The initial list (or scan) finished; true in every callback of a source
   // that reports only after its initial scan.
   bool synced = false;

@@ -461,13 +461,15 @@ void DirSource::Report(std::vector<std::string> problems) {
 
   ClusterState state{
       .objects = store_.Snapshot(),
+      .statuses = store_.Statuses(),
       .synced = synced_,
       .stale = stale_,
       .stale_since_unix_ms = stale_since_unix_ms_,
       .problems = std::move(problems),
   };
   if (reported_ && state.objects == last_reported_.objects &&
-      state.problems == last_reported_.problems && state.stale == last_reported_.stale) {
+      state.statuses == last_reported_.statuses && state.problems == last_reported_.problems &&
+      state.stale == last_reported_.stale) {
     return;
   }
   reported_ = true;

@@ -290,6 +290,7 @@ ClusterState KubeSource::BuildState(
   absl::MutexLock lock(&mu_);
   ClusterState state;
   state.objects = store_.Snapshot();
+  state.statuses = store_.Statuses();
   for (const auto& [key, problem] : object_problems_) state.problems.push_back(problem);
 
   std::optional<std::chrono::system_clock::time_point> failing_since = discovery_failing_since_;
@@ -329,7 +330,8 @@ std::optional<std::chrono::system_clock::time_point> KubeSource::Report() {
   // Nothing worth saying before the initial lists, unless something is wrong.
   if (!reported_ && !state.synced && !state.stale && state.problems.empty()) return next_check;
   if (reported_ && state.objects == last_reported_.objects &&
-      state.synced == last_reported_.synced && state.stale == last_reported_.stale &&
+      state.statuses == last_reported_.statuses && state.synced == last_reported_.synced &&
+      state.stale == last_reported_.stale &&
       state.stale_since_unix_ms == last_reported_.stale_since_unix_ms &&
       state.problems == last_reported_.problems) {
     return next_check;

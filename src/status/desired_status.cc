@@ -207,12 +207,10 @@ std::vector<DesiredStatus> ComputeDesiredStatuses(
   std::vector<DesiredStatus> statuses;
   for (const translate::ObjectReport& report : reports) {
     if (report.config_cluster >= include.size() || !include[report.config_cluster]) continue;
-    const model::ClusterObjects& objects = *world.config_clusters[report.config_cluster].objects;
-    const model::Entry<model::ProPsyService>& entry = objects.services.at(report.key);
-    static const model::ServiceStatus kNone;
-    auto current_it = objects.service_statuses.find(report.key);
-    const model::ServiceStatus& current =
-        current_it == objects.service_statuses.end() ? kNone : current_it->second;
+    const model::ClusterView& cluster = world.config_clusters[report.config_cluster];
+    const model::Entry<model::ProPsyService>& entry = cluster.objects->services.at(report.key);
+    const model::ShownStatus& shown = model::ShownStatusOf(cluster, report.key);
+    const model::ServiceStatus& current = shown.status;
     const model::ProPsyServiceSpec* spec = ProgrammableSpec(world, report);
     std::vector<translate::ServiceCondition> conditions{report.accepted};
     if (report.resolved_refs) conditions.push_back(*report.resolved_refs);
@@ -222,7 +220,7 @@ std::vector<DesiredStatus> ComputeDesiredStatuses(
     statuses.push_back(DesiredStatus{.config_cluster = report.config_cluster,
                                      .key = report.key,
                                      .uid = entry.latest_meta.uid,
-                                     .resource_version = entry.latest_meta.resource_version,
+                                     .resource_version = shown.resource_version,
                                      .generation = report.generation,
                                      .conditions = std::move(conditions),
                                      .status = std::move(status)});

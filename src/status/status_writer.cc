@@ -280,11 +280,8 @@ void StatusWriter::Evaluate(const model::WorldPtr& world) {
        ComputeDesiredStatuses(*world, reports_, progress_of, include, now)) {
     ClusterState& cluster = clusters_[desired.config_cluster];
     seen[desired.config_cluster].insert(desired.key);
-    const model::ClusterObjects& objects = *world->config_clusters[desired.config_cluster].objects;
-    static const model::ServiceStatus kNone;
-    auto shown = objects.service_statuses.find(desired.key);
     const model::ServiceStatus* current =
-        shown == objects.service_statuses.end() ? &kNone : &shown->second;
+        &model::ShownStatusOf(world->config_clusters[desired.config_cluster], desired.key).status;
     std::string version = desired.resource_version;
     // Until the World shows our write, what we wrote is the object's status.
     if (auto written = cluster.written.find(desired.key); written != cluster.written.end()) {

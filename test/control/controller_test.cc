@@ -51,7 +51,8 @@ ControllerOptions FastOptions() {
                            .quiet_window = milliseconds(20),
                            .max_delay = milliseconds(200),
                            .sync_timeout = milliseconds(30000),
-                           .observe_publish_delay = nullptr};
+                           .observe_publish_delay = nullptr,
+                           .publish_statuses = nullptr};
 }
 
 // A controller on simulated time. Every step waits until the controller
@@ -203,6 +204,43 @@ TEST(ControllerTest, ALoneChangeIsPublishedWithoutWaitingForQuiet) {
   h.Endpoint(0, Synced());
   // No simulated time passed: a trailing-only debounce would wait 1 s.
   EXPECT_EQ(h.published.count(), 2u);
+}
+
+TEST(ControllerTest, AStatusOnlyChangeIsNoPublish) {
+  Published statuses;  // outlives the harness and its thread
+  ControllerOptions options = FastOptions();
+  options.quiet_window = milliseconds(1000);
+  options.max_delay = milliseconds(5000);
+  options.publish_statuses = statuses.Fn();
+  Harness h(options, {Cluster("ca", "a")}, {Cluster("ea", "a")});
+  const sources::ClusterState config = Synced();
+  h.Config(0, config);
+  h.Endpoint(0, Synced());
+  h.AdvanceToWake(milliseconds(1000));
+  ASSERT_EQ(h.published.count(), 1u);
+  h.AdvanceQuietly(milliseconds(1100));
+
+  // A status write came back: the same configuration, new statuses.
+  sources::ClusterState written = config;
+  auto shown = std::make_shared<model::ShownStatuses>();
+  (*shown)[{"ns", "web"}] = model::ShownStatus{.resource_version = "2", .status = {}};
+  written.statuses = shown;
+  h.Config(0, written);
+  EXPECT_EQ(h.published.count(), 1u) << "a status-only change was published for translation";
+  ASSERT_EQ(statuses.count(), 1u);
+  EXPECT_EQ(statuses.last()->config_clusters[0].statuses, shown);
+  EXPECT_EQ(statuses.last()->config_clusters[0].objects, config.objects);
+  EXPECT_EQ(h.controller.publishes(), 1u);
+  EXPECT_EQ(h.controller.status_publishes(), 1u);
+
+  // A real change right after it goes out at once: the status-only World
+  // was no publish for the debounce either.
+  h.AdvanceQuietly(milliseconds(1));
+  h.Endpoint(0, Synced());
+  ASSERT_EQ(h.published.count(), 2u);
+  EXPECT_EQ(h.published.last()->config_clusters[0].statuses, shown)
+      << "a published World carries the newest statuses too";
+  EXPECT_EQ(statuses.count(), 1u);
 }
 
 TEST(ControllerTest, MaxDelayBoundsAContinuousStream) {

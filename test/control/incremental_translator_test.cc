@@ -32,7 +32,8 @@ struct WorldState {
           .objects = config[c],
           .synced = true,
           .stale = false,
-          .stale_since_unix_ms = 0});
+          .stale_since_unix_ms = 0,
+          .statuses = nullptr});
     }
     for (int c = 0; c < kEndpointClusters; ++c) {
       auto objects = std::make_shared<model::ClusterObjects>();
@@ -46,7 +47,8 @@ struct WorldState {
                              .objects = std::move(objects),
                              .synced = true,
                              .stale = false,
-                             .stale_since_unix_ms = 0});
+                             .stale_since_unix_ms = 0,
+                             .statuses = nullptr});
     }
     return world;
   }

@@ -58,13 +58,15 @@ inline model::WorldPtr WorldOf(model::ClusterObjectsPtr config,
                          .objects = std::move(config),
                          .synced = true,
                          .stale = false,
-                         .stale_since_unix_ms = 0});
+                         .stale_since_unix_ms = 0,
+                         .statuses = nullptr});
   world->endpoint_clusters.push_back(
       model::ClusterView{.info = {.name = "a0", .source = "dir:a", .zone = "a", .priority = 0},
                          .objects = std::move(endpoints),
                          .synced = true,
                          .stale = false,
-                         .stale_since_unix_ms = 0});
+                         .stale_since_unix_ms = 0,
+                         .statuses = nullptr});
   return world;
 }
 

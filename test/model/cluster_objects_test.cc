@@ -78,8 +78,10 @@ TEST(ObjectStoreTest, KeepsLastGoodWhenAnUpdateTurnsInvalid) {
   const Entry<ProPsyService>& entry = invalid->services.at(kWeb);
   ASSERT_TRUE(entry.last_good.has_value());
   EXPECT_EQ(entry.last_good->spec.percent, 30u);
-  EXPECT_EQ(entry.last_good->meta.resource_version, "1");
-  EXPECT_EQ(entry.latest_meta.resource_version, "2");
+  // A ProPsyService's resourceVersion is kept beside the configuration.
+  EXPECT_EQ(entry.last_good->meta.resource_version, "");
+  EXPECT_EQ(entry.latest_meta.resource_version, "");
+  EXPECT_EQ(store.Statuses()->at(kWeb).resource_version, "2");
   EXPECT_EQ(entry.error, status);
   // The older snapshot is untouched.
   EXPECT_TRUE(valid->services.at(kWeb).error.ok());
@@ -101,7 +103,62 @@ TEST(ObjectStoreTest, NewInvalidObjectHasNoLastGood) {
   EXPECT_FALSE(entry.last_good.has_value());
   EXPECT_FALSE(entry.error.ok());
   EXPECT_EQ(entry.latest_meta.key, kWeb);
-  EXPECT_EQ(entry.latest_meta.resource_version, "1");
+  EXPECT_EQ(store.Statuses()->at(kWeb).resource_version, "1");
+}
+
+// A status write comes back through the watch as the same object with a
+// new resourceVersion, a new status and new managedFields: the
+// configuration snapshot stays the same object (nothing downstream needs to
+// look at it), only the statuses change.
+TEST(ObjectStoreTest, StatusOnlyChangeKeepsTheConfigurationSnapshot) {
+  ObjectStore store;
+  ASSERT_TRUE(store.Upsert(Yaml(kService)).ok());
+  const ClusterObjectsPtr config = store.Snapshot();
+  const ShownStatusesPtr unwritten = store.Statuses();
+  ASSERT_EQ(unwritten->count(kWeb), 1u);
+  EXPECT_EQ(unwritten->at(kWeb).resource_version, "1");
+  EXPECT_TRUE(unwritten->at(kWeb).status.conditions.empty());
+
+  const rapidjson::Document with_status = Patched(Yaml(kService), "", R"(
+status:
+  observedGeneration: 1
+  conditions:
+  - {type: Accepted, status: "True", reason: Accepted, message: ok, observedGeneration: 1,
+     lastTransitionTime: "2026-12-03T15:00:00Z"}
+)");
+  rapidjson::Document written = Patched(with_status, "metadata", R"(
+resourceVersion: "2"
+managedFields: [{manager: propsy, operation: Update, subresource: status}]
+)");
+  ASSERT_TRUE(store.Upsert(written).ok());
+  EXPECT_EQ(store.Snapshot(), config) << "a status-only change made new configuration";
+  const ShownStatusesPtr shown = store.Statuses();
+  EXPECT_NE(shown, unwritten);
+  EXPECT_EQ(shown->at(kWeb).resource_version, "2");
+  ASSERT_EQ(shown->at(kWeb).status.conditions.size(), 1u);
+  EXPECT_EQ(shown->at(kWeb).status.conditions[0].type, "Accepted");
+  EXPECT_EQ(shown->at(kWeb).status.observed_generation, 1);
+  // The snapshot handed out before is untouched.
+  EXPECT_EQ(unwritten->at(kWeb).resource_version, "1");
+
+  // The same again (a relist): nothing changes.
+  ASSERT_TRUE(store.Upsert(written).ok());
+  EXPECT_EQ(store.Statuses(), shown);
+  EXPECT_EQ(store.Snapshot(), config);
+
+  // A spec change makes new configuration (and a new resourceVersion).
+  rapidjson::Document spec_change = Patched(written, "spec", "percent: 40");
+  spec_change["metadata"]["resourceVersion"] = "3";
+  spec_change["metadata"]["generation"] = 2;
+  ASSERT_TRUE(store.Upsert(spec_change).ok());
+  EXPECT_NE(store.Snapshot(), config);
+  EXPECT_EQ(store.Snapshot()->services.at(kWeb).last_good->spec.percent, 40u);
+  EXPECT_EQ(store.Statuses()->at(kWeb).resource_version, "3");
+
+  // Deleted: gone from both.
+  store.Delete(ObjectKind::kProPsyService, kWeb);
+  EXPECT_TRUE(store.Snapshot()->services.empty());
+  EXPECT_TRUE(store.Statuses()->empty());
 }
 
 TEST(ObjectStoreTest, UnreadableKeyIsNotStored) {

@@ -374,6 +374,35 @@ TEST_F(KubeSourceTest, DecodeProblemsAreReportedAndClearWhenFixed) {
   EXPECT_THAT(fixed->problems, ElementsAre(HasSubstr("watch stream line 1: invalid JSON")));
 }
 
+// A status write comes back as MODIFIED with a new resourceVersion and
+// status: the source reports new statuses and the very same objects.
+TEST_F(KubeSourceTest, AStatusOnlyModificationKeepsTheObjects) {
+  transport_->PushList(kServicesPath, Reply(200, ListBody("5", "", {Service("shop", "web")})));
+  transport_->PushList(kSecretsPath, Reply(200, ListBody("6", "", {})));
+  Start();
+  std::optional<ClusterState> synced = WaitForState([](const ClusterState& s) { return s.synced; });
+  ASSERT_TRUE(synced.has_value());
+  ASSERT_NE(synced->statuses, nullptr);
+  EXPECT_EQ(synced->statuses->at({"shop", "web"}).resource_version, "7");
+
+  std::string written = Service("shop", "web");
+  const std::string version = R"("resourceVersion":"7")";
+  written.replace(written.find(version), version.size(), R"("resourceVersion":"8")");
+  written.insert(written.size() - 1,
+                 R"(,"status":{"observedGeneration":1,"conditions":[{"type":"Accepted",)"
+                 R"("status":"True","reason":"Accepted","message":"ok","observedGeneration":1,)"
+                 R"("lastTransitionTime":"2026-12-03T15:00:00Z"}]})");
+  transport_->PushWatch(kServicesPath, HeldWatch({WatchLine("MODIFIED", written)}));
+  std::optional<ClusterState> shown = WaitForState([](const ClusterState& s) {
+    return s.statuses != nullptr && s.statuses->contains({"shop", "web"}) &&
+           s.statuses->at({"shop", "web"}).resource_version == "8";
+  });
+  ASSERT_TRUE(shown.has_value());
+  EXPECT_EQ(shown->objects, synced->objects) << "a status-only change made new objects";
+  ASSERT_EQ(shown->statuses->at({"shop", "web"}).status.conditions.size(), 1u);
+  EXPECT_EQ(shown->statuses->at({"shop", "web"}).status.conditions[0].reason, "Accepted");
+}
+
 TEST_F(KubeSourceTest, DestructionStopsEverythingPromptly) {
   transport_->PushList(kServicesPath, Reply(200, ListBody("5", "", {})));
   Start();

@@ -78,7 +78,8 @@ class StatusWriterTest : public ::testing::Test {
          .objects = store.Snapshot(),
          .synced = true,
          .stale = false,
-         .stale_since_unix_ms = 0});
+         .stale_since_unix_ms = 0,
+         .statuses = store.Statuses()});
     return world;
   }
 

@@ -182,7 +182,8 @@ class WorldBuilder {
             .objects = std::move(objects),
             .synced = true,
             .stale = false,
-            .stale_since_unix_ms = 0};
+            .stale_since_unix_ms = 0,
+            .statuses = nullptr};
   }
 
   std::vector<Pending> config_;
