@@ -219,7 +219,6 @@ void StatusWriter::Evaluate(const model::WorldPtr& world) {
     any_reporting |= reporting[i];
   }
   if (!any && !any_reporting) return;
-  const std::vector<NodeProgress> nodes = GatherNodeProgress(nodes_.Answers(), snapshot_of_);
   const std::string now = Rfc3339(clock_.WallNow());
   std::vector<std::set<model::ObjectKey>> seen(targets_.size());
   std::vector<model::ClusterObjectsPtr> config_objects;
@@ -231,16 +230,27 @@ void StatusWriter::Evaluate(const model::WorldPtr& world) {
     described_objects_ = std::move(config_objects);
   }
   // This replica's own nodes' progress with every programmable object.
-  const std::vector<std::string> config_zones = ConfigZones(*world);
-  std::vector<std::map<model::ObjectKey, ObjectProgress>> own(targets_.size());
-  for (const translate::ObjectReport& report : reports_) {
-    const size_t i = report.config_cluster;
-    if (i >= targets_.size() || !(include[i] || reporting[i])) continue;
-    const model::ProPsyServiceSpec* spec = ProgrammableSpec(*world, report);
-    if (spec == nullptr) continue;
-    own[i][report.key] =
-        CountNodeProgress(report, *spec, nodes, config_zones, options_.translate.default_zone);
+  std::vector<bool> counting(targets_.size());
+  for (size_t i = 0; i < targets_.size(); ++i) counting[i] = include[i] || reporting[i];
+  const uint64_t answers = nodes_.answers_version();
+  if (counted_world_ == nullptr || answers != counted_answers_ || counting != counted_for_ ||
+      !model::SameConfiguration(*counted_world_, *world)) {
+    const std::vector<NodeProgress> nodes = GatherNodeProgress(nodes_.Answers(), snapshot_of_);
+    const std::vector<std::string> config_zones = ConfigZones(*world);
+    counted_.assign(targets_.size(), {});
+    for (const translate::ObjectReport& report : reports_) {
+      const size_t i = report.config_cluster;
+      if (i >= targets_.size() || !counting[i]) continue;
+      const model::ProPsyServiceSpec* spec = ProgrammableSpec(*world, report);
+      if (spec == nullptr) continue;
+      counted_[i][report.key] =
+          CountNodeProgress(report, *spec, nodes, config_zones, options_.translate.default_zone);
+    }
+    counted_world_ = world;
+    counted_answers_ = answers;
+    counted_for_ = counting;
   }
+  const std::vector<std::map<model::ObjectKey, ObjectProgress>>& own = counted_;
   for (size_t i = 0; i < targets_.size(); ++i) {
     if (!reporting[i]) continue;
     ProgressReport mine{.replica = clusters_[i].reports->options().replica,

@@ -184,6 +184,14 @@ class StatusWriter {
   // Programmed needs looking at then.
   std::vector<model::ClusterObjectsPtr> described_objects_;
   std::vector<translate::ObjectReport> reports_;
+  // This replica's nodes' progress per cluster and object, as last counted,
+  // and what it was counted from. It depends on the nodes' answers and the
+  // configuration served, so a World that differs only in what objects
+  // show (the write-back coming back through the watch) reuses it.
+  std::vector<std::map<model::ObjectKey, ObjectProgress>> counted_;
+  model::WorldPtr counted_world_;
+  uint64_t counted_answers_ = 0;
+  std::vector<bool> counted_for_;
   uint64_t seen_answers_ = 0;
   std::thread thread_;
 };
