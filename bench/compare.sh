@@ -22,7 +22,10 @@
 # to the first), loads the workload into them through the API
 # (bench/kube_world.py), starts ProPsy on their kubeconfigs and changes one
 # EndpointSlice per update with a merge patch through the API; the API
-# servers are stopped before the peer runs.
+# servers are stopped before the peer runs. Before its timed updates it
+# waits until ProPsy's status write-back after start-up is over (every
+# ProPsyService's conditions written: `kube_world.py await-status`), so the
+# update figures are the updates'; the table says how long that took.
 #
 # Each update moves one endpoint of the first service, each once the
 # previous one settled; latencies of all are pooled, CPU and bytes are per
@@ -218,8 +221,14 @@ wait_ready ProPsy "http://127.0.0.1:$propsy_health/readyz"
 ready_seconds=$(( ($(date +%s%N) - started) / 1000000 ))
 # The counters before the first update and after the last: ProPsy's work.
 metrics_before="$(printf %q "$run/metrics-before.txt")"
+# Kubernetes: the status write-back first (it is not the update's work).
+before_updates=()
+if [ "$source" = kube ]; then
+  before_updates=(-before-updates "python3 $(printf %q "$here/kube_world.py") await-status --metrics http://127.0.0.1:$propsy_health/metrics --started-ns $started --pid $server_pid --json $(printf %q "$run/status-settle.json")")
+fi
 step "load ProPsy (initial sync, $updates endpoint updates to $affected nodes each)" "$run/load-propsy.log" \
   "$bin/xds_load" -server "127.0.0.1:$propsy_xds" "${load_args[@]}" -pid "$server_pid" \
+    "${before_updates[@]}" \
     -update-cmd "{ [ -e $metrics_before ] || curl -sf -o $metrics_before http://127.0.0.1:$propsy_health/metrics; } && $update_cmd" \
     -expect-affected "$affected" \
     -dump-before "$run/dump-initial" -dump-after "$run/dump-update" \
@@ -254,13 +263,13 @@ targets=1
 python3 - "$run/propsy.json" "$run/peer.json" \
   "$mode, $source source, $nodes nodes, $services services, $endpoints endpoints, $clusters clusters" \
   "$targets" "$source" "$updates" "$load_seconds" "$ready_seconds" \
-  "$run/metrics-before.txt" "$run/metrics-after.txt" \
+  "$run/metrics-before.txt" "$run/metrics-after.txt" "$run/status-settle.json" \
   >"$run/table.log" 2>&1 <<'PY' || fail "print the table" "$run/table.log"
 import json
 import sys
 
 (propsy_path, peer_path, title, targets, source, updates, load_ms, ready_ms,
- metrics_before, metrics_after) = sys.argv[1:11]
+ metrics_before, metrics_after, status_path) = sys.argv[1:12]
 updates = int(updates)
 
 
@@ -309,6 +318,18 @@ if source == "kube":
     print(f"{'ProPsy start to ready (s)':36} {int(ready_ms) / 1000:>8.1f}")
     total = (int(load_ms) + int(ready_ms)) / 1000 + figure(propsy, ("initial", "max_ms")) / 1000
     print(f"{'load + ready + all nodes synced (s)':36} {total:>8.1f}")
+    # The status write-back after start-up, waited for before the updates.
+    status = load(status_path)
+    for label, value in (
+        ("status write-back over, after start (s)", f"{status['settled_after_start_s']:.1f}"),
+        ("  waited for it after all synced (s)", f"{status['waited_s']:.1f}"),
+        ("  ProPsy CPU s meanwhile", f"{status['cpu_s']:.1f}"),
+        ("  status writes (conflicts, errors)",
+         f"{status['writes']:.0f} ({status['conflicts']:.0f}, {status['errors']:.0f})"),
+        ("  status-only updates, publishes",
+         f"{status['status_updates']:.0f}, {status['publishes']:.0f}"),
+    ):
+        print(f"{label:40} {value:>12}")
 
 
 def counters(path):

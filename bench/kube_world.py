@@ -4,6 +4,7 @@
     kube_world.py load        --dir DIR --kube-env WORKDIR [--workers 16]
     kube_world.py propsy-args --dir DIR --kube-env WORKDIR
     kube_world.py update      --dir DIR --kube-env WORKDIR --kind endpoint|roll [--service NS/NAME]
+    kube_world.py await-status --metrics URL [--started-ns NS] [--pid PID] [--quiet S] [--timeout S] [--json FILE]
 
 DIR is a tree written by `workload.py generate`; WORKDIR holds clusters
 started by test/kube-env/start-clusters.sh (at least as many as the
@@ -24,6 +25,16 @@ patch of its `endpoints`; the last stdout line is the change time in Unix
 ns, taken right before the first patch is sent (on an open connection), so
 the time measured from it includes the API server's write and its watch.
 
+`await-status` waits until ProPsy's status write-back after start-up is
+over: its /metrics (URL) show a status writer leading, no object queued
+(`propsy_status_queued_objects` 0) and no status write, conflict, error,
+status-only update or publish for --quiet seconds (default 5). It prints
+(and with --json writes) how many writes there were and when the last
+counter moved, in seconds after --started-ns (ProPsy's start, Unix ns),
+and with --pid the CPU seconds ProPsy spent while it waited.
+compare.sh runs it before the timed updates, so that they measure the
+update and not the write-back.
+
 Only the standard library is used: requests go over HTTPS with the
 cluster's CA (WORKDIR/cluster-<i>/pki/ca.crt) and admin bearer token
 (WORKDIR/cluster-<i>/token), the port comes from ports.env. Bad input and
@@ -37,10 +48,12 @@ import argparse
 import concurrent.futures
 import http.client
 import json
+import os
 import ssl
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import workload
@@ -243,6 +256,91 @@ def update(directory: Path, kube_env: Path, kind: str, service_key: str | None):
     return workload.update(directory, kind, service_key, publish)
 
 
+# The counters that move while the status write-back goes on.
+WRITE_BACK_COUNTERS = (
+    "propsy_status_writes_total",
+    "propsy_status_write_conflicts_total",
+    "propsy_status_write_errors_total",
+    "propsy_world_status_updates_total",
+    "propsy_world_publishes_total",
+)
+
+
+def metric_sums(page: str) -> dict[str, float]:
+    """Each family of a Prometheus text page summed over its series."""
+    sums: dict[str, float] = {}
+    for line in page.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        series, _, value = line.rpartition(" ")
+        family = series.split("{", 1)[0]
+        try:
+            sums[family] = sums.get(family, 0.0) + float(value)
+        except ValueError:
+            raise WorkloadError(f"unreadable metrics line: {line!r}") from None
+    return sums
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError as error:
+        raise WorkloadError(f"process {pid}: {error}") from None
+    fields = stat[stat.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def await_status(metrics_url: str, started_ns: int | None, quiet_s: float, timeout_s: float,
+                 poll_s: float = 0.5, pid: int | None = None) -> dict:
+    """Waits until the status write-back is over (see the module's doc) and
+    returns what it did."""
+    began = time.monotonic()
+    cpu_before = cpu_seconds(pid) if pid else None
+    last_counters = None
+    last_move_ns = time.time_ns()
+    still_since = time.monotonic()
+    sums: dict[str, float] = {}
+    while True:
+        try:
+            with urllib.request.urlopen(metrics_url, timeout=REQUEST_TIMEOUT_S) as answer:
+                sums = metric_sums(answer.read().decode())
+        except OSError as error:
+            raise WorkloadError(f"{metrics_url}: {error}") from None
+        missing = [f for f in ("propsy_status_leader", "propsy_status_queued_objects")
+                   + WRITE_BACK_COUNTERS if f not in sums]
+        if missing:
+            raise WorkloadError(f"{metrics_url}: no {', '.join(missing)} (not a ProPsy with a "
+                                "Kubernetes config cluster?)")
+        counters = tuple(sums[f] for f in WRITE_BACK_COUNTERS)
+        now = time.monotonic()
+        if counters != last_counters:
+            last_counters, still_since, last_move_ns = counters, now, time.time_ns()
+        elif (sums["propsy_status_leader"] >= 1 and sums["propsy_status_queued_objects"] == 0
+              and now - still_since >= quiet_s):
+            break
+        if now - began >= timeout_s:
+            raise WorkloadError(
+                f"the status write-back did not settle within {timeout_s:.0f} s: "
+                f"leader {sums['propsy_status_leader']:.0f}, "
+                f"{sums['propsy_status_queued_objects']:.0f} objects queued, "
+                f"{sums['propsy_status_writes_total']:.0f} writes so far")
+        time.sleep(poll_s)
+    result = {
+        "writes": sums["propsy_status_writes_total"],
+        "conflicts": sums["propsy_status_write_conflicts_total"],
+        "errors": sums["propsy_status_write_errors_total"],
+        "status_updates": sums["propsy_world_status_updates_total"],
+        "publishes": sums["propsy_world_publishes_total"],
+        "waited_s": round(time.monotonic() - began, 1),
+    }
+    if pid:
+        result["cpu_s"] = round(cpu_seconds(pid) - cpu_before, 2)
+    if started_ns is not None:
+        result["settled_after_start_s"] = round((last_move_ns - started_ns) / 1e9, 1)
+    return result
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="kube_world.py", description="ProPsy's benchmark workload in real API servers."
@@ -261,13 +359,35 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         if name == "update":
             sub.add_argument("--kind", required=True, choices=("endpoint", "roll"))
             sub.add_argument("--service", help="NAMESPACE/NAME (default: the first service)")
+    sub = commands.add_parser("await-status", help="wait until ProPsy's status write-back is over")
+    sub.add_argument("--metrics", required=True, help="ProPsy's /metrics URL")
+    sub.add_argument("--started-ns", type=int, help="ProPsy's start (Unix ns), for the report")
+    sub.add_argument("--quiet", type=float, default=5.0, help="seconds without a write")
+    sub.add_argument("--timeout", type=float, default=900.0, help="give up after this long")
+    sub.add_argument("--json", help="also write the figures to this file")
+    sub.add_argument("--pid", type=int, help="ProPsy's process: report its CPU seconds meanwhile")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    directory, kube_env = Path(args.dir).resolve(), Path(args.kube_env).resolve()
     try:
+        if args.command == "await-status":
+            if args.quiet <= 0 or args.timeout <= 0:
+                raise WorkloadError("--quiet and --timeout must be positive")
+            result = await_status(args.metrics, args.started_ns, args.quiet, args.timeout,
+                                  pid=args.pid)
+            after = (f", the last {result['settled_after_start_s']} s after ProPsy started"
+                     if "settled_after_start_s" in result else "")
+            print(f"status write-back over: {result['writes']:.0f} writes "
+                  f"({result['conflicts']:.0f} conflicts, {result['errors']:.0f} errors), "
+                  f"{result['status_updates']:.0f} status-only updates, "
+                  f"{result['publishes']:.0f} publishes{after}; waited {result['waited_s']} s"
+                  + (f" (ProPsy's CPU meanwhile: {result['cpu_s']} s)" if "cpu_s" in result else ""))
+            if args.json:
+                Path(args.json).write_text(json.dumps(result) + "\n")
+            return 0
+        directory, kube_env = Path(args.dir).resolve(), Path(args.kube_env).resolve()
         if args.command == "load":
             if args.workers < 1:
                 raise WorkloadError(f"--workers must be at least 1, got {args.workers}")

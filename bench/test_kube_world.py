@@ -8,6 +8,7 @@ Run: python3 -m pytest bench/test_kube_world.py
 
 import http.server
 import json
+import os
 import ssl
 import subprocess
 import sys
@@ -232,3 +233,98 @@ def test_cluster_server_names_bad_clusters(kube_env):
     assert kube_world.cluster_server(servers, "cluster-2").number == 2
     with pytest.raises(workload.WorkloadError, match="cluster-3: not an endpoint cluster"):
         kube_world.cluster_server(servers, "cluster-3")
+
+
+class FakeMetrics(http.server.ThreadingHTTPServer):
+    """Serves ProPsy-like /metrics: status writes go up by one for each of
+    the first `moving` requests, with objects queued meanwhile; then nothing
+    moves and nothing is queued (unless `stuck`)."""
+
+    def __init__(self, moving: int, stuck: bool = False, families: bool = True):
+        super().__init__(("127.0.0.1", 0), MetricsHandler)
+        self.moving, self.stuck, self.families = moving, stuck, families
+        self.requests = 0
+        self.lock = threading.Lock()
+
+    def page(self) -> str:
+        with self.lock:
+            self.requests += 1
+            writes = min(self.requests, self.moving)
+            queued = 1 if self.stuck or self.requests < self.moving else 0
+        if not self.families:
+            return "propsy_world_publishes_total 1\n"
+        return (
+            "# TYPE propsy_status_writes_total counter\n"
+            f'propsy_status_writes_total{{cluster="zone-a"}} {writes}\n'
+            'propsy_status_writes_total{cluster="zone-b"} 0\n'
+            'propsy_status_write_conflicts_total{cluster="zone-a"} 2\n'
+            'propsy_status_write_errors_total{cluster="zone-a"} 0\n'
+            f"propsy_world_status_updates_total {writes}\n"
+            "propsy_world_publishes_total 3\n"
+            'propsy_status_leader{cluster="zone-a"} 1\n'
+            f'propsy_status_queued_objects{{cluster="zone-a"}} {queued}\n'
+        )
+
+
+class MetricsHandler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        data = self.server.page().encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture
+def metrics_server():
+    servers = []
+
+    def start(**kwargs):
+        server = FakeMetrics(**kwargs)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return server, f"http://127.0.0.1:{server.server_address[1]}/metrics"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_await_status_waits_until_the_write_back_is_over(metrics_server):
+    server, url = metrics_server(moving=6)
+    started = time.time_ns()
+    result = kube_world.await_status(url, started, quiet_s=0.3, timeout_s=20, poll_s=0.05,
+                                     pid=os.getpid())
+    assert result["cpu_s"] >= 0
+    assert result["writes"] == 6
+    assert result["conflicts"] == 2 and result["status_updates"] == 6 and result["publishes"] == 3
+    assert server.requests > 6, "returned while the writes still moved"
+    assert 0 <= result["settled_after_start_s"] < result["waited_s"]
+
+
+def test_await_status_names_what_is_still_queued(metrics_server):
+    _, url = metrics_server(moving=1, stuck=True)
+    with pytest.raises(kube_world.WorkloadError, match="1 objects queued"):
+        kube_world.await_status(url, None, quiet_s=0.1, timeout_s=0.5, poll_s=0.05)
+
+
+def test_await_status_needs_propsys_status_metrics(metrics_server, tmp_path):
+    _, url = metrics_server(moving=1, families=False)
+    with pytest.raises(kube_world.WorkloadError, match="no propsy_status_leader, .*propsy_status_writes_total"):
+        kube_world.await_status(url, None, quiet_s=0.1, timeout_s=5, poll_s=0.05)
+    # The command line says so and exits 2; with a live page it writes --json.
+    done = subprocess.run([sys.executable, str(SCRIPT), "await-status", "--metrics", url],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and "propsy_status_leader" in done.stderr
+    _, url = metrics_server(moving=2)
+    out = tmp_path / "status.json"
+    done = subprocess.run([sys.executable, str(SCRIPT), "await-status", "--metrics", url,
+                           "--quiet", "0.3", "--json", str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "status write-back over: 2 writes" in done.stdout
+    assert json.loads(out.read_text())["writes"] == 2

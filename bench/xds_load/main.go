@@ -21,7 +21,9 @@
 //     Unix ns) to the last response that changed something; an update is
 //     over after -settle without changes. Latencies of all updates are
 //     pooled; bytes and CPU are per update (CPU is read in clock ticks of
-//     10 ms, so several updates give a finer figure);
+//     10 ms, so several updates give a finer figure); -before-updates runs
+//     a command first (e.g. one that waits until the server is done with
+//     start-up work), and the update figures start when it returns;
 //   - bytes received per phase (protobuf size of the responses), and with
 //     -pid the server's CPU seconds per phase and its peak RSS (VmHWM).
 //
@@ -56,6 +58,7 @@ type config struct {
 	delta          bool
 	syncTimeout    time.Duration
 	updateCmd      string
+	beforeUpdates  string
 	updates        int
 	expectAffected int // -1: not checked
 	settle         time.Duration
@@ -94,6 +97,7 @@ func parseFlags(args []string, errOut io.Writer) (*config, error) {
 	mode := fs.String("mode", "sotw", "ADS variant: sotw or delta")
 	fs.DurationVar(&c.syncTimeout, "sync-timeout", 120*time.Second, "all nodes must hold a complete config by then")
 	fs.StringVar(&c.updateCmd, "update-cmd", "", "shell command run once all nodes are synced; the last line of its stdout may give the change time in Unix ns")
+	fs.StringVar(&c.beforeUpdates, "before-updates", "", "shell command run once all nodes are synced, before the first -update-cmd; the update figures (CPU included) start when it returns, so it can wait for the server to finish start-up work")
 	fs.IntVar(&c.updates, "updates", 1, "run -update-cmd this many times, each once the previous change settled; latencies pool, bytes and CPU are per update")
 	fs.IntVar(&c.expectAffected, "expect-affected", -1, "fail unless exactly this many nodes receive changed resources after the update")
 	fs.DurationVar(&c.settle, "settle", 2*time.Second, "the update is over when no node received a changed resource for this long")
@@ -154,6 +158,9 @@ func parseFlags(args []string, errOut io.Writer) (*config, error) {
 	}
 	if c.expectAffected >= 0 && c.updateCmd == "" {
 		return nil, errors.New("-expect-affected needs -update-cmd")
+	}
+	if c.beforeUpdates != "" && c.updateCmd == "" {
+		return nil, errors.New("-before-updates needs -update-cmd")
 	}
 	if c.dumpAfter != "" && c.updateCmd == "" {
 		return nil, errors.New("-dump-after needs -update-cmd (use -dump-before without an update)")

@@ -24,6 +24,7 @@ func TestParseFlagsRejectsBadInput(t *testing.T) {
 		"-dump-after needs":     {"-server", "h:1", "-dump-after", "/tmp/x"},
 		"-updates 0":            {"-server", "h:1", "-update-cmd", "true", "-updates", "0"},
 		"-updates needs":        {"-server", "h:1", "-updates", "2"},
+		"-before-updates needs": {"-server", "h:1", "-before-updates", "true"},
 	}
 	for want, args := range cases {
 		_, err := parseFlags(args, io.Discard)

@@ -76,8 +76,21 @@ func execute(cfg *config, out io.Writer) bool {
 	}
 
 	ok := true
+	cpuBeforeUpdates := cpuSynced
+	if cfg.beforeUpdates != "" {
+		started := time.Now()
+		cmd := exec.Command("sh", "-c", cfg.beforeUpdates)
+		cmd.Stdout = os.Stderr
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			logf("-before-updates %q: %v", cfg.beforeUpdates, err)
+			return false
+		}
+		logf("-before-updates took %.1f s", time.Since(started).Seconds())
+		cpuBeforeUpdates = sampleCPU(cfg.pid)
+	}
 	if cfg.updateCmd != "" {
-		ok = runUpdate(cfg, l, nodes, res, cpuSynced)
+		ok = runUpdate(cfg, l, nodes, res, cpuBeforeUpdates)
 	}
 	if cfg.verify != "" {
 		diffs := verifyDump(cfg.verify, nodes)

@@ -87,8 +87,11 @@ func TestAgainstGoControlPlane(t *testing.T) {
 				}
 			}()
 
+			// The updates signal only once -before-updates has run.
+			ready := filepath.Join(dir, "ready")
 			args := []string{"-server", addr, "-nodes", "3", "-mode", mode, "-sync-timeout", "10s",
-				"-update-cmd", "touch " + trigger + "; date +%s%N", "-updates", "3", "-expect-affected", "1", "-settle", "300ms",
+				"-before-updates", "touch " + ready,
+				"-update-cmd", "test -e " + ready + " && touch " + trigger + "; date +%s%N", "-updates", "3", "-expect-affected", "1", "-settle", "300ms",
 				"-pid", strconv.Itoa(os.Getpid()), "-json", filepath.Join(dir, "out.json"),
 				"-dump-before", filepath.Join(dir, "before"), "-dump-after", filepath.Join(dir, "after")}
 			cfg, err := parseFlags(args, os.Stderr)
@@ -115,6 +118,19 @@ func TestAgainstGoControlPlane(t *testing.T) {
 				if len(before[typ]) == 0 {
 					t.Errorf("dump before the update has no %s resources", typ)
 				}
+			}
+
+			// A failing -before-updates fails the run before any update.
+			cfg, err = parseFlags([]string{"-server", addr, "-nodes", "1", "-mode", mode,
+				"-before-updates", "exit 3", "-update-cmd", "touch " + trigger + "; date +%s%N"}, os.Stderr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if execute(cfg, &out) {
+				t.Fatal("a run whose -before-updates failed succeeded")
+			}
+			if _, err := os.Stat(trigger); err == nil {
+				t.Fatal("an update ran after -before-updates failed")
 			}
 
 			// A fresh run holds exactly the post-update state; the state
