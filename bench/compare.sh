@@ -151,15 +151,6 @@ step() {
   step_pid=""
 }
 
-# Free loopback ports: bound to port 0 and released, so a clash is unlikely.
-read -r propsy_xds propsy_health peer_xds peer_admin < <(python3 -c '
-import socket
-socks = [socket.socket() for _ in range(4)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in socks))
-')
-
 # wait_ready NAME URL: waits until URL answers 200 while the server lives.
 wait_ready() {
   local name="$1" url="$2"
@@ -209,6 +200,16 @@ else
   mapfile -t propsy_args <"$run/propsy.args"
   update_cmd="python3 $(printf %q "$here/kube_world.py") update --dir $(printf %q "$work") --kube-env $(printf %q "$kube_env") --kind endpoint"
 fi
+
+# Free loopback ports: bound to port 0 and released, so a clash is unlikely
+# (picked only now: the API servers and their etcds took ports meanwhile).
+read -r propsy_xds propsy_health peer_xds peer_admin < <(python3 -c '
+import socket
+socks = [socket.socket() for _ in range(4)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in socks))
+')
 
 # ---- ProPsy
 server_log="$run/propsy.log"
