@@ -5,8 +5,6 @@
 
 #include <algorithm>
 #include <ctime>
-#include <string_view>
-#include <unordered_set>
 
 #include "translate/service_resolution.h"
 
@@ -90,20 +88,15 @@ std::vector<std::string> ConfigZones(const model::World& world) {
 
 ObjectProgress CountNodeProgress(const translate::ObjectReport& report,
                                  const model::ProPsyServiceSpec& spec,
-                                 const std::vector<NodeProgress>& nodes,
+                                 const NodeProgressIndex& nodes,
                                  const std::vector<std::string>& config_zones,
                                  const std::string& default_zone) {
   const ServiceResources resources{.listener = spec.listen.ToString(),
                                    .has_route = spec.type == model::ServiceType::kHttp,
                                    .cluster_prefix = report.key.ToString() + "/"};
   ObjectProgress progress{.generation = report.generation};
-  // The nodes list as a set: it is asked once per connected node, for every
-  // object (a scan of it each time costs seconds at 5,000 nodes).
-  const bool targets_everyone =
-      std::find(spec.nodes.begin(), spec.nodes.end(), "*") != spec.nodes.end();
-  const std::unordered_set<std::string_view> named(spec.nodes.begin(), spec.nodes.end());
-  for (const NodeProgress& node : nodes) {
-    if (!targets_everyone && !named.contains(node.node.id)) continue;
+  for (const size_t position : nodes.Targeted(spec.nodes)) {
+    const NodeProgress& node = nodes.nodes()[position];
     std::string zone(translate::LocalZone(node.node.zone, default_zone));
     if (std::find(config_zones.begin(), config_zones.end(), zone) == config_zones.end() &&
         zone != default_zone) {
@@ -163,8 +156,9 @@ translate::ServiceCondition ProgrammedCondition(const translate::ObjectReport& r
                                                 const std::vector<std::string>& config_zones,
                                                 const std::string& default_zone) {
   if (spec == nullptr) return ProgrammedCondition(report, spec, ObjectProgress{});
-  return ProgrammedCondition(report, spec,
-                             CountNodeProgress(report, *spec, nodes, config_zones, default_zone));
+  return ProgrammedCondition(
+      report, spec,
+      CountNodeProgress(report, *spec, NodeProgressIndex(nodes), config_zones, default_zone));
 }
 
 model::ServiceStatus ToServiceStatus(int64_t generation,

@@ -66,7 +66,7 @@ std::vector<std::string> ConfigZones(const model::World& world);
 // versions of the node's current snapshot; the first NACK among them.
 ObjectProgress CountNodeProgress(const translate::ObjectReport& report,
                                  const model::ProPsyServiceSpec& spec,
-                                 const std::vector<NodeProgress>& nodes,
+                                 const NodeProgressIndex& nodes,
                                  const std::vector<std::string>& config_zones,
                                  const std::string& default_zone);
 

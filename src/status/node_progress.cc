@@ -38,12 +38,11 @@ std::vector<NodeProgress> GatherNodeProgress(
           holder->claimed_set_version[index] == snapshot->Of(type).version) {
         continue;
       }
+      // Both in name order: one merge walk, not a search per resource.
       const std::vector<HeldAnswer>& held = holder->held[index];
+      auto found = held.begin();
       for (const auto& [name, resource] : snapshot->Of(type).by_name) {
-        auto found = std::lower_bound(held.begin(), held.end(), name,
-                                      [](const HeldAnswer& answer, const std::string& n) {
-                                        return answer.resource->name < n;
-                                      });
+        while (found != held.end() && found->resource->name < name) ++found;
         if (found == held.end() || found->resource->name != name ||
             found->resource->version != resource->version) {
           node.shortfalls[index][name] = Shortfall{};
@@ -56,6 +55,27 @@ std::vector<NodeProgress> GatherNodeProgress(
     }
   }
   return progress;
+}
+
+NodeProgressIndex::NodeProgressIndex(const std::vector<NodeProgress>& nodes) : nodes_(nodes) {
+  for (size_t i = 0; i < nodes.size(); ++i) by_id_[nodes[i].node.id].push_back(i);
+}
+
+std::vector<size_t> NodeProgressIndex::Targeted(const std::vector<std::string>& names) const {
+  std::vector<size_t> targeted;
+  if (std::find(names.begin(), names.end(), "*") != names.end()) {
+    targeted.resize(nodes_.size());
+    for (size_t i = 0; i < targeted.size(); ++i) targeted[i] = i;
+    return targeted;
+  }
+  for (const std::string& name : names) {
+    auto found = by_id_.find(name);
+    if (found == by_id_.end()) continue;
+    targeted.insert(targeted.end(), found->second.begin(), found->second.end());
+  }
+  std::sort(targeted.begin(), targeted.end());
+  targeted.erase(std::unique(targeted.begin(), targeted.end()), targeted.end());
+  return targeted;
 }
 
 }  // namespace propsy::status

@@ -235,7 +235,8 @@ void StatusWriter::Evaluate(const model::WorldPtr& world) {
   const uint64_t answers = nodes_.answers_version();
   if (counted_world_ == nullptr || answers != counted_answers_ || counting != counted_for_ ||
       !model::SameConfiguration(*counted_world_, *world)) {
-    const std::vector<NodeProgress> nodes = GatherNodeProgress(nodes_.Answers(), snapshot_of_);
+    const std::vector<NodeProgress> gathered = GatherNodeProgress(nodes_.Answers(), snapshot_of_);
+    const NodeProgressIndex nodes(gathered);
     const std::vector<std::string> config_zones = ConfigZones(*world);
     counted_.assign(targets_.size(), {});
     for (const translate::ObjectReport& report : reports_) {

@@ -3,6 +3,7 @@
 
 #include "status/desired_status.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "status/node_progress.h"
@@ -102,6 +103,25 @@ TEST(ProgrammedCondition, CountsOnlyNodesItTargetsInZonesItGoverns) {
                           {Node("edge-1"), untargeted, other_zone, unknown_zone}, kZones, "zone-a")
           .message,
       "1/2 nodes acknowledged");
+}
+
+TEST(NodeProgressIndex, TargetsEachNamedNodeOnceInTheGatheredOrder) {
+  // edge-2 is connected twice (two zones); edge-9 is not connected.
+  const std::vector<NodeProgress> nodes = {Node("edge-1"), Node("edge-2", "zone-a"),
+                                           Node("edge-2", "zone-b"), Node("edge-3")};
+  const NodeProgressIndex index(nodes);
+  EXPECT_THAT(index.Targeted({"edge-3", "edge-9", "edge-2", "edge-3"}),
+              ::testing::ElementsAre(1, 2, 3));
+  EXPECT_THAT(index.Targeted({"edge-9"}), ::testing::IsEmpty());
+  EXPECT_THAT(index.Targeted({"edge-3", "*"}), ::testing::ElementsAre(0, 1, 2, 3));
+  // The first rejection named is the first rejecting node in that order,
+  // whatever order the object lists its nodes in.
+  const model::ProPsyServiceSpec spec = Spec({"edge-3", "edge-1"});
+  std::vector<NodeProgress> rejecting = {Node("edge-1"), Node("edge-3")};
+  Missing(rejecting[0], xds::ResourceType::kListener, "0.0.0.0:80", "bad port");
+  Missing(rejecting[1], xds::ResourceType::kListener, "0.0.0.0:80", "worse port");
+  EXPECT_THAT(ProgrammedCondition(Accepted(), &spec, rejecting, kZones, "zone-a").message,
+              ::testing::StartsWith("node edge-1 rejected"));
 }
 
 TEST(ProgrammedCondition, NotProgrammedWhenNotAcceptedOrReferencesDoNotResolve) {
