@@ -147,9 +147,9 @@ managedFields: [{manager: propsy, operation: Update, subresource: status}]
   EXPECT_EQ(store.Snapshot(), config);
 
   // A spec change makes new configuration (and a new resourceVersion).
-  rapidjson::Document spec_change = Patched(written, "spec", "percent: 40");
-  spec_change["metadata"]["resourceVersion"] = "3";
-  spec_change["metadata"]["generation"] = 2;
+  const rapidjson::Document spec_change =
+      Patched(Patched(written, "spec", "percent: 40"), "metadata",
+              "{resourceVersion: \"3\", generation: 2}");
   ASSERT_TRUE(store.Upsert(spec_change).ok());
   EXPECT_NE(store.Snapshot(), config);
   EXPECT_EQ(store.Snapshot()->services.at(kWeb).last_good->spec.percent, 40u);
