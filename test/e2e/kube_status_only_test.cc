@@ -102,8 +102,8 @@ TEST_F(KubeStatusOnlyTest, AStatusWriteIsNeitherTranslatedNorServedASpecChangeIs
   const Work before = Settled();
   ASSERT_GE(before.status_writes, 1) << before.ToString();
   // The writer's own writes came back through the watch as status-only
-  // changes already.
-  EXPECT_GE(before.status_updates, before.status_writes) << before.ToString();
+  // changes already (writes close together may arrive in one World).
+  EXPECT_GE(before.status_updates, 1) << before.ToString();
 
   // Someone overwrites the status: a status-only change the writer answers
   // with a write of its own, which comes back as another.
