@@ -235,7 +235,7 @@ std::optional<DeltaStreamState::Response> DeltaStreamState::NextResponse(SentSum
       assignments->held.size() == 0) {
     assignments = nullptr;
   }
-  // The entries themselves are added with the bodies (AttachBodies).
+  // The entries themselves are added with the bodies (LendBodies).
   for (const ResourcePtr& resource : plan.updates) {
     if (assignments != nullptr) {
       std::optional<std::string> assignment = LoadAssignmentNameOf(*resource);

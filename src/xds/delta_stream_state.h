@@ -66,13 +66,13 @@ class DeltaStreamState {
   absl::StatusOr<RequestEvent> OnRequest(const Request& request);
   void SetSnapshot(SnapshotPtr snapshot);
   // Without the resources (the summary lists them): the caller adds them
-  // with AttachBodies when the write can start, so a response waiting for
-  // its turn holds no copies.
+  // (LendBodies; AttachBodies copies) when the write can start, so a
+  // response waiting for its turn holds no bodies.
   std::optional<Response> NextResponse(SentSummary* summary);
   static void AttachBodies(Response& response, const std::vector<ResourcePtr>& resources);
   // The same without copying: the response points at the shared bodies.
   // The caller keeps `resources` alive and calls ReturnBodies before the
-  // response is destroyed, cleared or reused (LentResponse does both).
+  // response is destroyed, cleared or reused (StreamReactor does both).
   static void LendBodies(Response& response, const std::vector<ResourcePtr>& resources);
   static void ReturnBodies(Response& response);
 

@@ -67,13 +67,13 @@ class SotwStreamState {
 
   // The next response to write, if any is due. Records it as sent.
   // Without the resources' bodies (the summary lists them): the caller adds
-  // them with AttachBodies when the write can start, so a response waiting
-  // for its turn holds no copies.
+  // them (LendBodies; AttachBodies copies) when the write can start, so a
+  // response waiting for its turn holds no bodies.
   std::optional<Response> NextResponse(SentSummary* summary);
   static void AttachBodies(Response& response, const std::vector<ResourcePtr>& resources);
   // The same without copying: the response points at the shared bodies.
   // The caller keeps `resources` alive and calls ReturnBodies before the
-  // response is destroyed, cleared or reused (LentResponse does both).
+  // response is destroyed, cleared or reused (StreamReactor does both).
   static void LendBodies(Response& response, const std::vector<ResourcePtr>& resources);
   static void ReturnBodies(Response& response);
 
